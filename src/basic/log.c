@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <sys/stat.h>
+#include "log.h"
+#include "string-util.h"
+
+static int max_level = LOG_INFO;
+static LogTarget target = LOG_TARGET_AUTO;
+static LogJournalSink journal_sink;
+static const char *program_name;
+static char *ctx_job, *ctx_host, *ctx_step, *ctx_guest;
+static LogContext context;
+
+static const char *const level_table[] = {
+        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
+        [LOG_ERR] = "err",     [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+};
+
+void log_set_max_level(int level) {
+        max_level = level;
+}
+
+int log_get_max_level(void) {
+        return max_level;
+}
+
+int log_level_from_string(const char *s) {
+        for (size_t i = 0; i < ELEMENTSOF(level_table); i++)
+                if (streq(level_table[i], s))
+                        return (int) i;
+        if (streq(s, "error"))
+                return LOG_ERR;
+        if (streq(s, "warn"))
+                return LOG_WARNING;
+        if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
+                return s[0] - '0';
+        return -EINVAL;
+}
+
+void log_set_target(LogTarget t) {
+        target = t;
+}
+
+void log_set_journal_sink(LogJournalSink sink) {
+        journal_sink = sink;
+}
+
+void log_set_program_name(const char *name) {
+        program_name = name;
+}
+
+static void set_field(char **store, const char **field, const char *value) {
+        free(*store);
+        *store = value ? strdup(value) : NULL;
+        *field = *store;
+}
+
+void log_set_context_job(const char *job) {
+        set_field(&ctx_job, &context.job, job);
+}
+
+void log_set_context_host(const char *host) {
+        set_field(&ctx_host, &context.host, host);
+}
+
+void log_set_context_step(const char *step) {
+        set_field(&ctx_step, &context.step, step);
+}
+
+void log_set_context_guest(const char *guest) {
+        set_field(&ctx_guest, &context.guest, guest);
+}
+
+const LogContext *log_get_context(void) {
+        return &context;
+}
+
+bool log_stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+LogTarget log_get_effective_target(void) {
+        if (target != LOG_TARGET_AUTO)
+                return target;
+        return log_stderr_is_journal() && journal_sink ? LOG_TARGET_JOURNAL : LOG_TARGET_CONSOLE;
+}
+
+int log_internal(int level, int error, const char *message_id, char * const *fields, const char *file,
+                 int line, const char *func, const char *format, ...) {
+        char buf[2048];
+        va_list ap;
+        int saved = errno;
+
+        if (error < 0)
+                error = -error;
+        if (level > max_level)
+                return -error;
+
+        /* %m prints the error we were given, not whatever errno happens to be. */
+        errno = error;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+
+        if (log_get_effective_target() == LOG_TARGET_JOURNAL &&
+            journal_sink(level, error, message_id, file, line, func, &context, fields, buf) >= 0) {
+                errno = saved;
+                return -error;
+        }
+
+        if (program_name && level <= LOG_WARNING)
+                fprintf(stderr, "%s: %s\n", program_name, buf);
+        else
+                fprintf(stderr, "%s\n", buf);
+        errno = saved;
+        return -error;
+}

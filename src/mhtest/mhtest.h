@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "config.h"
+#include "macro.h"
+
+/* Options shared by every verb. */
+extern char *arg_root;
+extern bool arg_json;
+extern bool arg_all;
+extern bool arg_quiet;
+
+/* Load mhtest.conf and hosts.d, report their errors (but carry on). */
+int load_config(Config **ret);
+/* Load and validate a job; logs every error and returns -EINVAL if it does not validate. */
+int load_job(Config *c, const char *name, JobConfig **ret);
+void print_diagnostics(const ConfigDiagnostics *d);
+
+int verb_config(int argc, char *argv[]);
+int verb_apply(int argc, char *argv[]);
+int verb_revert(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_not_implemented(int argc, char *argv[]);

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* What a step needs to revert lives in /run/mhtest/JOB/STEP.state (below --root), written
+ * atomically before the host is changed. */
+int state_path(const char *root, const char *job, const char *step, char **ret);
+int state_save(const char *root, const char *job, const char *step, json_object *state);
+/* -ENOENT if there is no state. */
+int state_load(const char *root, const char *job, const char *step, json_object **ret);
+int state_remove(const char *root, const char *job, const char *step);
