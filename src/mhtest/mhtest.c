@@ -25,16 +25,16 @@ static const Verb verbs[] = {
         { "config", 2, 3, verb_config, "config show|validate|hash [JOB]",
           "Show the merged configuration with the origin of every value, validate it,\n"
           "or print a hash of a job's effective configuration." },
-        { "check", 1, 2, verb_not_implemented, "check [JOB]",
+        { "check", 1, 2, verb_check, "check [JOB]",
           "Preflight doctor: CPU virtualization, IOMMU, modules, hugepages, NIC safety,\n"
           "programs, kernel command line." },
         { "apply", 3, 3, verb_apply, "apply STEP JOB", "Apply one provisioning step (what mhtest-STEP@JOB.service runs)." },
         { "revert", 3, 3, verb_revert, "revert STEP JOB", "Revert exactly what \"apply STEP JOB\" changed." },
         { "status", 1, 2, verb_status, "status [JOB]", "Show each step's state and what it changed." },
-        { "testpmd", 2, 2, verb_not_implemented, "testpmd JOB", "Run testpmd for JOB under supervision (service main)." },
-        { "testpmd-console", 2, 2, verb_not_implemented, "testpmd-console JOB", "Attach to the running testpmd prompt." },
-        { "guest", 2, 2, verb_not_implemented, "guest JOB:GUEST", "Run a libvirt guest under supervision (service main)." },
-        { "lab", 2, 64, verb_not_implemented, "lab up|down|status|exec ...", "Local hosts on one machine." },
+        { "testpmd", 2, 2, verb_testpmd, "testpmd JOB", "Run testpmd for JOB under supervision (service main)." },
+        { "testpmd-console", 2, 2, verb_testpmd_console, "testpmd-console JOB", "Attach to the running testpmd prompt." },
+        { "guest", 2, 2, verb_guest, "guest JOB:GUEST", "Run a libvirt guest under supervision (service main)." },
+        { "lab", 2, 64, verb_lab, "lab up|down|status|exec ...", "Local hosts on one machine." },
 };
 
 static const Verb *find_verb(const char *name) {

@@ -21,3 +21,8 @@ int verb_apply(int argc, char *argv[]);
 int verb_revert(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_not_implemented(int argc, char *argv[]);
+int verb_check(int argc, char *argv[]);      /* check.c */
+int verb_testpmd(int argc, char *argv[]);    /* testpmd-verbs.c */
+int verb_testpmd_console(int argc, char *argv[]);
+int verb_guest(int argc, char *argv[]);      /* guest-verbs.c */
+int verb_lab(int argc, char *argv[]);        /* lab.c */

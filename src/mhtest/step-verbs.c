@@ -4,7 +4,7 @@
 #include "message-ids.h"
 #include "mhtest.h"
 #include "state.h"
-#include "step.h"
+#include "steps.h"
 #include "strv.h"
 
 static int run_step(const char *step_name, const char *job_name, bool apply) {

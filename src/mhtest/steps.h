@@ -23,3 +23,6 @@ typedef struct Step {
 
 const Step *step_find(const char *name);
 extern const Step *const steps[];
+
+/* One file each: step-nested.c, step-hugepages.c, step-vfio.c, step-bridge.c. */
+extern const Step step_nested, step_hugepages, step_vfio, step_bridge;

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "log.h"
+#include "mhtest.h"
+
+int verb_testpmd(int argc, char *argv[]) {
+        return verb_not_implemented(argc, argv);
+}
+
+int verb_testpmd_console(int argc, char *argv[]) {
+        return verb_not_implemented(argc, argv);
+}

@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Install what mhtest needs to build, run its demo and all of its tests, from Debian 12's
+# packages. Idempotent; run as root.
+set -euo pipefail
+packages=(
+        # build
+        meson ninja-build pkg-config gcc scdoc
+        libsystemd-dev libvirt-dev libnl-3-dev libnl-route-3-dev libkmod-dev libcmocka-dev
+        libinih-dev libjson-c-dev libxml2-dev libssl-dev libhwloc-dev libclang-rt-14-dev
+        # run and test
+        systemd systemd-container dbus iproute2 kmod hwloc
+        libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+        dpdk-dev openssh-server openssh-client
+        busybox-static cpio bc man-db python3 file
+)
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        echo "install-deps: installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
