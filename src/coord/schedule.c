@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "schedule.h"
+#include "string-util.h"
+#include "strv.h"
+
+void schedule_done(Schedule *s) {
+        for (size_t i = 0; i < s->n_phases; i++) {
+                free(s->phases[i].label);
+                free(s->phases[i].steps);
+        }
+        free(s->phases);
+        *s = (Schedule) {};
+}
+
+static int phase_add_step(SchedulePhase *p, MigrationStep st) {
+        MigrationStep *n = realloc(p->steps, sizeof(MigrationStep) * (p->n_steps + 1));
+        if (!n)
+                return -ENOMEM;
+        p->steps = n;
+        p->steps[p->n_steps++] = st;
+        return 0;
+}
+
+static int schedule_add_phase(Schedule *s, const char *label, SchedulePhase **ret) {
+        SchedulePhase *n = realloc(s->phases, sizeof(SchedulePhase) * (s->n_phases + 1));
+        if (!n)
+                return -ENOMEM;
+        s->phases = n;
+        n = &s->phases[s->n_phases];
+        *n = (SchedulePhase) { .label = strdup(label) };
+        if (!n->label)
+                return -ENOMEM;
+        s->n_phases++;
+        *ret = n;
+        return 0;
+}
+
+/* Round r of a ping-pong migration goes back where round r-1 came from. */
+static void round_direction(const MigrationSection *m, unsigned round, const char **from, const char **to) {
+        bool back = m->ping_pong && round % 2 == 0;
+        *from = back ? m->to : m->from;
+        *to = back ? m->from : m->to;
+}
+
+int schedule_build(const JobConfig *j, Schedule *ret) {
+        _cleanup_(schedule_done) Schedule s = {};
+        _cleanup_strv_free_ char **groups_done = calloc(1, sizeof(char *));
+        int r;
+
+        if (!groups_done)
+                return -ENOMEM;
+        /* Migrations in declaration order; a parallel group is scheduled where its first
+         * member appears, its members' round r all together. */
+        for (size_t i = 0; i < j->n_migrations; i++) {
+                const MigrationSection *m = j->migrations[i];
+                const char *group = m->parallel_group;
+                unsigned rounds = 0;
+
+                if (group && strv_contains(groups_done, group))
+                        continue;
+                if (group && strv_extend(&groups_done, group) < 0)
+                        return -ENOMEM;
+                for (size_t k = i; k < j->n_migrations; k++)
+                        if (k == i || (group && streq_ptr(j->migrations[k]->parallel_group, group)))
+                                rounds = MAX(rounds, j->migrations[k]->rounds);
+
+                for (unsigned round = 1; round <= rounds; round++) {
+                        _cleanup_free_ char *label = NULL;
+                        SchedulePhase *p;
+
+                        if (asprintf_safe(&label, "%s round %u/%u", group ?: m->section.name, round, rounds) < 0)
+                                return -ENOMEM;
+                        r = schedule_add_phase(&s, label, &p);
+                        if (r < 0)
+                                return r;
+                        for (size_t k = i; k < j->n_migrations; k++) {
+                                const MigrationSection *x = j->migrations[k];
+                                if (k != i && (!group || !streq_ptr(x->parallel_group, group)))
+                                        continue;
+                                if (round > x->rounds)
+                                        continue;
+                                STRV_FOREACH(g, x->guests) {
+                                        MigrationStep st = { .migration = x, .guest = *g, .round = round };
+                                        round_direction(x, round, &st.from, &st.to);
+                                        r = phase_add_step(p, st);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
+                }
+        }
+        *ret = s;
+        s = (Schedule) {};
+        return 0;
+}
+
+json_object *schedule_to_json(const JobConfig *j, const Schedule *s) {
+        json_object *o = json_object_new_object(), *phases = json_object_new_array();
+
+        json_object_object_add(o, "job", json_object_new_string(j->name));
+        json_object_object_add(o, "phases", phases);
+        for (size_t i = 0; i < s->n_phases; i++) {
+                json_object *p = json_object_new_object(), *steps = json_object_new_array();
+
+                json_object_object_add(p, "label", json_object_new_string(s->phases[i].label));
+                json_object_object_add(p, "migrations", steps);
+                for (size_t k = 0; k < s->phases[i].n_steps; k++) {
+                        const MigrationStep *st = &s->phases[i].steps[k];
+                        json_object *x = json_object_new_object();
+                        json_object_object_add(x, "migration", json_object_new_string(st->migration->section.name));
+                        json_object_object_add(x, "guest", json_object_new_string(st->guest));
+                        json_object_object_add(x, "round", json_object_new_int((int) st->round));
+                        json_object_object_add(x, "from", json_object_new_string(st->from));
+                        json_object_object_add(x, "to", json_object_new_string(st->to));
+                        json_object_array_add(steps, x);
+                }
+                json_object_array_add(phases, p);
+        }
+        return o;
+}
