@@ -13,6 +13,8 @@ packages=(
         libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
         dpdk-dev openssh-server openssh-client
         busybox-static cpio bc man-db python3 file
+        # style check (tools/run-tests.sh)
+        clang-format git
 )
 missing=()
 for p in "${packages[@]}"; do
