@@ -65,6 +65,10 @@ def parse_file_kinds(config_c):
             continue
         for s in re.findall(r'&(section_\w+)', m.group(1)):
             kinds[s] = kind
+    # [Match] is evaluated by the loader before the typed sections, in job files only
+    # ("[Match] is only allowed in job files").
+    if '[Match] is only allowed in job files' in text:
+        kinds.setdefault('section_match', 'jobs.d')
     return kinds
 
 
@@ -125,7 +129,7 @@ def check_conf(config_tables_c, conf_scd):
                 continue
             if default is not None:
                 text = ' '.join(documented[key].split())
-                m = re.search(r'Defaults? (?:to )?(.*)', text)
+                m = re.search(r'Defaults?\b(.*)', text)
                 if not m or not re.search(r'(?<![\w.])' + re.escape(default) + r'(?![\w.])', m.group(1)):
                     error(f'{conf_scd}: {title} ({kind}): {key}= does not say "Default ... {default}"')
 

@@ -20,7 +20,8 @@ def main(argv):
         if th != [(name, section)]:
             errors.append(f'{path}: .TH is {th}, expected [("{name}", "{section}")]')
         m = re.search(r'^\.SH NAME\n(?:\.P\n)?(.*)$', text, re.M)
-        if not m or not m.group(1).replace('\\&', '').startswith(name + ' '):
+        first = m.group(1).replace('\\&', '') if m else ''
+        if not (first.startswith(name + ' ') or first.startswith(name + ',')):
             errors.append(f'{path}: the NAME section does not start with "{name}"')
     for e in errors:
         print(e, file=sys.stderr)

@@ -48,6 +48,8 @@ def main(argv):
         if out.count(th) != 1 or out.count(STAND_IN) != 1:
             fail(f'{src}: unexpected scdoc output, cannot put the name "{name}" back')
         out = out.replace(th, f'.TH "{name}" ')
+    # man's .TH turns hyphenation back on after scdoc's .nh; names and paths must not be split.
+    out = re.sub(r'^(\.TH .*\n)', r'\1.nh\n', out, count=1, flags=re.M)
 
     tmp = dst + '.tmp'
     with open(tmp, 'w', encoding='utf-8') as f:
