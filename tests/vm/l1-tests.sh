@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs inside the L1 host (mhtest-vmtest.service, real systemd as PID 1, the real kernel) and
+# drives the provisioning steps the way a user does: systemctl start/stop of the step units of
+# the job "vmtest". Every assertion reads the kernel's state (sysfs, /dev, testpmd's telemetry),
+# never a file mhtest wrote. Writes OUT/STEP.log and OUT/STEP.result ("pass" or "fail: why")
+# for each of nested, hugepages, vfio, testpmd, then OUT/done.
+set -u
+OUT=${1:?usage: l1-tests.sh OUTDIR}
+HERE=$(dirname "$(readlink -f "$0")")
+JOB=vmtest
+NICS="0000:00:03.0 0000:00:04.0"
+MGMT=0000:00:02.0
+export SYSTEMD_PAGER=cat SYSTEMD_COLORS=0
+
+up() { cut -d' ' -f1 /proc/uptime; }
+
+# begin STEP: start a step's log; fail/ok record assertions; finish writes the verdict.
+step= failures=
+begin() {
+        step=$1 failures=
+        exec 3>"$OUT/$step.log"
+        echo "=== $step (guest uptime $(up)s)" | tee /dev/console >&3
+}
+note() { echo "$*" >&3; }
+ok() { echo "ok: $*" >&3; }
+fail() {
+        echo "FAIL: $*" >&3
+        failures="${failures:+$failures; }$*"
+}
+expect() { # expect DESC ACTUAL WANTED
+        if [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: got '$2', expected '$3'"; fi
+}
+finish() {
+        local verdict=pass
+        [ -n "$failures" ] && verdict="fail: $failures"
+        echo "$verdict" >"$OUT/$step.result"
+        echo "=== $step: $verdict (guest uptime $(up)s)" | tee /dev/console >&3
+        exec 3>&-
+}
+unit() { # unit start|stop UNIT: run systemctl, log its result and the unit's journal on failure
+        local rc
+        systemctl "$1" "$2" >&3 2>&1
+        rc=$?
+        note "systemctl $1 $2 -> rc=$rc ($(systemctl show -P ActiveState "$2"))"
+        [ $rc = 0 ] || journalctl -b -u "$2" --no-pager -o cat -n 30 >&3 2>&1
+        return $rc
+}
+readf() { cat "$1" 2>/dev/null || echo absent; }
+driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null || echo none; }
+group_of() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
+
+# ---------------------------------------------------------------- nested
+nested_param=/sys/module/kvm_amd/parameters/nested
+begin nested
+note "cpu flags: $(grep -m1 -o -w -E 'svm|npt' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+before=$(readf $nested_param)
+note "before (kvm_amd.nested=0 on the L1 command line): $before"
+[ "$before" = 1 ] && fail "nested already 1 before the step: the test proves nothing"
+if unit start mhtest-nested@$JOB.service; then
+        expect "nested after start" "$(readf $nested_param)" 1
+        if [ -c /dev/kvm ]; then ok "/dev/kvm present"; else fail "/dev/kvm missing"; fi
+        out=$(timeout 300 "$HERE/kvmtest" 2>&1)
+        rc=$?
+        note "$out"
+        if [ $rc = 0 ] && grep -q 'KVM_EXIT_HLT' <<<"$out"; then ok "L2 ran to HLT"; else fail "L2 KVM smoke rc=$rc"; fi
+        unit stop mhtest-nested@$JOB.service || fail "stop (revert) failed"
+        expect "nested after stop" "$(readf $nested_param)" "$before"
+else
+        fail "systemctl start mhtest-nested@$JOB failed"
+fi
+finish
+
+# ---------------------------------------------------------------- hugepages
+hp=/sys/kernel/mm/hugepages
+begin hugepages
+h2_before=$(readf $hp/hugepages-2048kB/nr_hugepages)
+h1g=no
+if [ -d $hp/hugepages-1048576kB ]; then
+        # Offered by the L1's CPU (pdpe1gb): ask for one 1 GiB page too.
+        h1g=yes
+        h1_before=$(readf $hp/hugepages-1048576kB/nr_hugepages)
+        mkdir -p /etc/mhtest/jobs.d/$JOB.conf.d
+        printf '[HugePages]\nPages=2M:128 1G:1\n' >/etc/mhtest/jobs.d/$JOB.conf.d/50-1g.conf
+fi
+note "page sizes offered: $(ls $hp | tr '\n' ' '); 2M before: $h2_before"
+hugepages_up=no
+if unit start mhtest-hugepages@$JOB.service; then
+        hugepages_up=yes
+        expect "2M nr_hugepages" "$(readf $hp/hugepages-2048kB/nr_hugepages)" 128
+        [ $h1g = yes ] && expect "1G nr_hugepages" "$(readf $hp/hugepages-1048576kB/nr_hugepages)" 1
+        note "$(grep -E '^Huge' /proc/meminfo)"
+else
+        fail "systemctl start mhtest-hugepages@$JOB failed"
+fi
+# The verdict waits for the revert, after testpmd used the pages.
+exec 4>&3
+
+# ---------------------------------------------------------------- vfio
+step_hp_failures=$failures
+begin vfio
+mgmt_if=$(ls /sys/bus/pci/devices/$MGMT/virtio*/net 2>/dev/null | head -1)
+mgmt_drv=$(driver_of $MGMT)
+note "management NIC $MGMT: driver $mgmt_drv, netdev $mgmt_if, $(ip -br addr show dev "$mgmt_if" 2>&1)"
+for i in $(seq 100); do
+        ip -4 addr show dev "$mgmt_if" 2>/dev/null | grep -q 'inet ' && break
+        udevadm settle; sleep 0.2
+done
+ip -4 addr show dev "$mgmt_if" | grep -q 'inet ' || fail "management NIC has no address: the refusal test proves nothing"
+if unit start mhtest-vfio@vmmgmt.service; then
+        fail "vfio step took the management NIC"
+        unit stop mhtest-vfio@vmmgmt.service
+elif [ "$(systemctl show -P LoadState mhtest-vfio@vmmgmt.service)" != loaded ]; then
+        fail "mhtest-vfio@.service is not installed"
+elif journalctl -b -u mhtest-vfio@vmmgmt.service -o cat | grep -q 'not implemented'; then
+        fail "the vfio step is not implemented"
+else
+        ok "vfio step refused the management NIC: $(journalctl -b -u mhtest-vfio@vmmgmt.service -o cat -p err | head -3)"
+fi
+expect "management NIC driver" "$(driver_of $MGMT)" "$mgmt_drv"
+for dev in $NICS; do note "$dev before: driver $(driver_of $dev), group $(group_of $dev)"; done
+vfio_up=no
+if unit start mhtest-vfio@$JOB.service; then
+        vfio_up=yes
+        for dev in $NICS; do
+                expect "$dev driver" "$(driver_of $dev)" vfio-pci
+                g=$(group_of $dev)
+                if [ -c /dev/vfio/$g ]; then ok "/dev/vfio/$g present"; else fail "/dev/vfio/$g missing"; fi
+        done
+else
+        fail "systemctl start mhtest-vfio@$JOB failed"
+fi
+exec 5>&3
+step_vfio_failures=$failures
+
+# ---------------------------------------------------------------- testpmd
+begin testpmd
+if [ $vfio_up = yes ] && [ $hugepages_up = yes ]; then
+        if unit start mhtest-testpmd@$JOB.service; then
+                expect "testpmd unit state after start (Type=notify: READY)" \
+                        "$(systemctl show -P ActiveState mhtest-testpmd@$JOB.service)" active
+                sock=$(ls /run/dpdk/*/dpdk_telemetry.v2 2>/dev/null | head -1)
+                if [ -z "$sock" ]; then
+                        fail "no telemetry socket under /run/dpdk"
+                else
+                        note "telemetry: $sock"
+                        python3 "$HERE/telemetry-check.py" "$sock" >&3 2>&1 ||
+                                fail "telemetry: links not up or no forwarding (see log)"
+                fi
+                unit stop mhtest-testpmd@$JOB.service || fail "stop failed"
+        else
+                fail "systemctl start mhtest-testpmd@$JOB failed"
+        fi
+else
+        fail "not run: vfio or hugepages step failed"
+fi
+finish
+
+# ---------------------------------------------------------------- reverts
+exec 3>&5
+step=vfio failures=$step_vfio_failures
+if [ $vfio_up = yes ]; then
+        unit stop mhtest-vfio@$JOB.service || fail "stop (revert) failed"
+        for dev in $NICS; do
+                expect "$dev driver after revert" "$(driver_of $dev)" e1000
+                ls /sys/bus/pci/devices/$dev/net >/dev/null 2>&1 && ok "$dev has a netdev again" ||
+                        fail "$dev has no netdev after revert"
+        done
+fi
+finish
+
+exec 3>&4
+step=hugepages failures=$step_hp_failures
+if [ $hugepages_up = yes ]; then
+        unit stop mhtest-hugepages@$JOB.service || fail "stop (revert) failed"
+        expect "2M nr_hugepages after revert" "$(readf $hp/hugepages-2048kB/nr_hugepages)" "$h2_before"
+        [ $h1g = yes ] && expect "1G nr_hugepages after revert" \
+                "$(readf $hp/hugepages-1048576kB/nr_hugepages)" "$h1_before"
+fi
+finish
+
+journalctl -b --no-pager -o short-monotonic >"$OUT/journal.txt" 2>&1
+echo "guest uptime $(up)s" >"$OUT/done"
+sync
