@@ -5,12 +5,23 @@
 
 /* inih hands its handler no line numbers (Debian builds it without INI_HANDLER_LINENO), and
  * only calls it for key=value lines. We feed it through our own reader, which counts lines,
- * reports section headers and rejects overlong lines, so every entry knows where it came from. */
+ * reports section headers and rejects overlong lines, so every entry knows where it came from.
+ *
+ * Debian's inih is also built with inline comments (" ;" ends a value), ':' as a second
+ * delimiter and a 200-byte line buffer. systemd's format has none of these: "Description=a ; b"
+ * is the whole text, "A:B=c" is the key "A:B", and a long KernelCommandLine= is fine. So the
+ * reader splits each assignment itself (at the first '=') and hands inih only a short
+ * placeholder assignment, for which inih calls the handler, which records our split. */
+#define CONF_LINE_MAX (64U * 1024U)
+
 typedef struct ReaderState {
         FILE *f;
         RawFile *file;
         unsigned line;
         int error;
+        bool in_section;
+        bool bad_section; /* after a malformed header: its assignments are not reported again */
+        char *key, *value; /* the assignment on the current line, NULL if none */
 } ReaderState;
 
 static int raw_file_add(RawFile *f, const char *section, const char *key, const char *value, unsigned line) {
@@ -44,43 +55,81 @@ static char *reader(char *str, int num, void *stream) {
         _cleanup_free_ char *buf = NULL;
         size_t allocated = 0;
         ssize_t n;
-        char *p;
+        char *p, *eq;
+
+        free(s->key);
+        free(s->value);
+        s->key = s->value = NULL;
 
         n = getline(&buf, &allocated, s->f);
         if (n < 0)
                 return NULL;
         s->line++;
         buf[strcspn(buf, "\r\n")] = 0;
+        p = buf;
+        if (s->line == 1 && startswith(p, "\xEF\xBB\xBF"))
+                p += 3; /* UTF-8 byte order mark */
         /* Leading whitespace would make inih treat the line as a continuation of the previous
          * value; systemd has no such rule, so strip it. */
-        p = strstrip(buf);
-        if ((int) strlen(p) + 2 > num) {
+        p = strstrip(p);
+        str[0] = 0;
+        if (strlen(p) > CONF_LINE_MAX) {
                 set_syntax_error(s->file, s->line, "line too long");
-                str[0] = 0;
                 return str;
         }
+        if (p[0] == 0 || strchr("#;", p[0]))
+                return str;
         if (p[0] == '[') {
                 if (!endswith(p, "]")) {
                         set_syntax_error(s->file, s->line, "section header without closing ']'");
+                        s->bad_section = true;
                 } else {
                         _cleanup_free_ char *h = strndup(p + 1, strlen(p) - 2);
                         if (!h || raw_file_add(s->file, strstrip(h), NULL, NULL, s->line) < 0)
                                 s->error = -ENOMEM;
+                        s->in_section = true;
+                        s->bad_section = false;
                 }
-        } else if (p[0] && !strchr("#;", p[0]) && !strchr(p, '='))
+                return str;
+        }
+        eq = strchr(p, '=');
+        if (!eq) {
                 set_syntax_error(s->file, s->line, "expected 'Key=value' or '[Section]'");
-        snprintf(str, num, "%s\n", p);
+                return str;
+        }
+        *eq = 0;
+        s->key = strdup(strstrip(p));
+        s->value = strdup(strstrip(eq + 1));
+        if (!s->key || !s->value) {
+                s->error = -ENOMEM;
+                return str;
+        }
+        if (isempty(s->key)) {
+                set_syntax_error(s->file, s->line, "expected 'Key=value' or '[Section]'");
+                return str;
+        }
+        /* An assignment inih cannot misread; it calls the handler for it, in a section or not. */
+        snprintf(str, num, "k=v\n");
         return str;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value) {
         ReaderState *s = user;
+        const char *cur = NULL;
 
-        if (isempty(section)) {
+        if (!s->key || s->bad_section)
+                return 1;
+        /* the section is the last header we recorded */
+        for (size_t i = s->file->n_entries; i > 0; i--)
+                if (!s->file->entries[i - 1].key) {
+                        cur = s->file->entries[i - 1].section;
+                        break;
+                }
+        if (!s->in_section || !cur) {
                 set_syntax_error(s->file, s->line, "assignment outside of any section");
                 return 1;
         }
-        if (raw_file_add(s->file, section, name, value ?: "", s->line) < 0)
+        if (raw_file_add(s->file, cur, s->key, s->value, s->line) < 0)
                 s->error = -ENOMEM;
         return 1;
 }
@@ -117,6 +166,8 @@ int raw_file_load(const char *path, RawFile **ret) {
 
         s = (ReaderState) { .f = fp, .file = f };
         r = ini_parse_stream(reader, &s, handler, &s);
+        free(s.key);
+        free(s.value);
         if (s.error < 0)
                 return s.error;
         if (r > 0)

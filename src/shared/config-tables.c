@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include "config.h"
 #include "parse-util.h"
@@ -27,7 +28,10 @@ static int check_host_glob(const char *v, char **ret) {
 }
 
 static int check_address(const char *v, char **ret) {
-        return hostname_valid(v) || cidr_parse(v, NULL, NULL) == 0 || strchr(v, ':') ? 0 : -EINVAL;
+        struct in6_addr a;
+
+        /* a host name, an IPv4 address (hostname_valid() takes those) or an IPv6 address */
+        return hostname_valid(v) || cidr_parse(v, NULL, NULL) == 0 || inet_pton(AF_INET6, v, &a) == 1 ? 0 : -EINVAL;
 }
 
 static int check_ifname(const char *v, char **ret) {

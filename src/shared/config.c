@@ -961,7 +961,13 @@ int config_load_job(Config *c, const char *name, JobConfig **ret, ConfigDiagnost
         int r;
 
         if (!unit_instance_name_valid(name)) {
-                config_error_add(d, NULL, 0, NULL, NULL,
+                _cleanup_free_ char *file = NULL;
+
+                /* When the name comes from a jobs.d/ file, name that file (the one to rename). */
+                if (!strchr(name, '/') && (rel = strjoin("jobs.d/", name, ".conf")) &&
+                    conf_files_find(c->root, rel, &file) < 0)
+                        file = NULL;
+                config_error_add(d, file, 0, NULL, NULL,
                                  "invalid job name \"%s\" (expected letters, digits, '_', '.', '-', at most 64)", name);
                 return -EINVAL;
         }
