@@ -1,1 +1,212 @@
-# bash completion for mhtest
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bash completion for mhtest(8): commands, subcommands, steps, options, job names, JOB:GUEST
+# instances, lab names and lab hosts. Job and guest names are read from the configuration
+# directories (below --root=DIR when the command line has one), with the same masking rules
+# as mhtest itself: a name in a higher directory hides it below, a symlink to /dev/null masks it.
+
+_mhtest_dirs=(/etc/mhtest /run/mhtest /usr/local/lib/mhtest /usr/lib/mhtest)
+
+# Is this path a mask (a symlink to /dev/null, or /dev/null's character device)?
+_mhtest_masked() {
+        [[ -L $1 && $(readlink -- "$1") == /dev/null ]] && return 0
+        [[ -c $1 && $1 -ef /dev/null ]]
+}
+
+# The files NAME.conf of a directory relative to the configuration directories, one per name,
+# highest directory first, masked names dropped. Prints the paths.
+_mhtest_conf_files() {
+        local root=$1 reldir=$2 d f name
+        local -A seen=()
+        for d in "${_mhtest_dirs[@]}"; do
+                for f in "$root$d/$reldir"/*.conf; do
+                        [[ -e $f || -L $f ]] || continue
+                        name=${f##*/}
+                        [[ $name == .* || -n ${seen[$name]-} ]] && continue
+                        seen[$name]=1
+                        _mhtest_masked "$f" && continue
+                        [[ -f $f ]] && printf '%s\n' "$f"
+                done
+        done
+}
+
+_mhtest_jobs() {
+        local f
+        while IFS= read -r f; do
+                f=${f##*/}
+                printf '%s\n' "${f%.conf}"
+        done < <(_mhtest_conf_files "$1" jobs.d)
+}
+
+# JOB:GUEST for every [Guest NAME] section of every job (main file and drop-ins).
+_mhtest_guests() {
+        local root=$1 job d main f line
+        while IFS= read -r job; do
+                main=
+                for d in "${_mhtest_dirs[@]}"; do
+                        f=$root$d/jobs.d/$job.conf
+                        if [[ -e $f || -L $f ]]; then
+                                _mhtest_masked "$f" || main=$f
+                                break
+                        fi
+                done
+                [[ -n $main ]] || continue
+                {
+                        cat -- "$main"
+                        while IFS= read -r f; do cat -- "$f"; done \
+                                < <(_mhtest_conf_files "$root" "jobs.d/$job.conf.d")
+                } 2>/dev/null | while IFS= read -r line; do
+                        if [[ $line =~ ^[[:space:]]*\[Guest[[:space:]]+([^][:space:]]+)[[:space:]]*\] ]]; then
+                                printf '%s:%s\n' "$job" "${BASH_REMATCH[1]}"
+                        fi
+                done
+        done < <(_mhtest_jobs "$root") | sort -u
+}
+
+_mhtest_hosts() {
+        local f
+        while IFS= read -r f; do
+                f=${f##*/}
+                printf '%s\n' "${f%.conf}"
+        done < <(_mhtest_conf_files "$1" hosts.d)
+}
+
+_mhtest_labs() {
+        local d
+        for d in "$1"/run/mhtest/lab/*/; do
+                [[ -d $d ]] || continue
+                d=${d%/}
+                printf '%s\n' "${d##*/}"
+        done
+}
+
+_mhtest() {
+        local verbs='config check apply revert status testpmd testpmd-console guest lab'
+        local opts_arg='--root= --log-level= --name= --hosts= --from= --backend= --images='
+        local opts_flag='-h --help --version --json --all -q --quiet'
+        local steps='nested hugepages vfio bridge'
+        local levels='debug info notice warning err'
+        local -a words=() args=()
+        local line cur root='' i w verb nospace=''
+
+        # bash splits words at COMP_WORDBREAKS ("=", ":", "@", ...); split the line at whitespace
+        # ourselves so that "--root=DIR" and "JOB:GUEST" are one word each.
+        line=${COMP_LINE:0:COMP_POINT}
+        read -r -a words <<< "$line"
+        if [[ $line =~ [[:space:]]$ || ${#words[@]} -eq 0 ]]; then
+                cur=''
+        else
+                cur=${words[-1]}
+                unset 'words[-1]'
+        fi
+
+        # Options may stand anywhere; collect the positional arguments after "mhtest".
+        for ((i = 1; i < ${#words[@]}; i++)); do
+                w=${words[i]}
+                case $w in
+                --)
+                        args+=("${words[@]:i}")
+                        break
+                        ;;
+                --root=*) root=${w#--root=} ;;
+                --root) root=${words[i + 1]-}; ((i++)) ;;
+                --log-level|--name|--hosts|--from|--backend|--images) ((i++)) ;;
+                -*) ;;
+                *) args+=("$w") ;;
+                esac
+        done
+        root=${root%/}
+
+        local prev=${words[-1]}
+        local -a cand=()
+        case $prev in
+        --root|--from|--images)
+                mapfile -t cand < <(compgen -d -- "$cur")
+                nospace=1
+                ;;
+        --log-level) mapfile -t cand < <(compgen -W "$levels" -- "$cur") ;;
+        --backend) mapfile -t cand < <(compgen -W 'container vm' -- "$cur") ;;
+        --name|--hosts) ;;
+        *)
+                case $cur in
+                --root=*|--from=*|--images=*)
+                        mapfile -t cand < <(compgen -d -- "${cur#*=}")
+                        cand=("${cand[@]/#/${cur%%=*}=}")
+                        nospace=1
+                        ;;
+                --log-level=*) mapfile -t cand < <(compgen -P --log-level= -W "$levels" -- "${cur#*=}") ;;
+                --backend=*) mapfile -t cand < <(compgen -P --backend= -W 'container vm' -- "${cur#*=}") ;;
+                --name=*|--hosts=*) ;;
+                -*)
+                        mapfile -t cand < <(compgen -W "$opts_arg $opts_flag" -- "$cur")
+                        [[ ${#cand[@]} -eq 1 && ${cand[0]} == *= ]] && nospace=1
+                        ;;
+                *)
+                        verb=${args[0]-}
+                        local n=${#args[@]}
+                        case $verb in
+                        '')
+                                mapfile -t cand < <(compgen -W "$verbs" -- "$cur") ;;
+                        config)
+                                if ((n == 1)); then
+                                        mapfile -t cand < <(compgen -W 'show validate hash' -- "$cur")
+                                elif ((n == 2)); then
+                                        mapfile -t cand < <(compgen -W "$(_mhtest_jobs "$root")" -- "$cur")
+                                fi
+                                ;;
+                        check|status|testpmd|testpmd-console)
+                                ((n == 1)) && mapfile -t cand < <(compgen -W "$(_mhtest_jobs "$root")" -- "$cur")
+                                ;;
+                        apply|revert)
+                                if ((n == 1)); then
+                                        mapfile -t cand < <(compgen -W "$steps" -- "$cur")
+                                elif ((n == 2)); then
+                                        mapfile -t cand < <(compgen -W "$(_mhtest_jobs "$root")" -- "$cur")
+                                fi
+                                ;;
+                        guest)
+                                ((n == 1)) && mapfile -t cand < <(compgen -W "$(_mhtest_guests "$root")" -- "$cur")
+                                ;;
+                        lab)
+                                if ((n == 1)); then
+                                        mapfile -t cand < <(compgen -W 'up down status exec' -- "$cur")
+                                elif ((n == 2)); then
+                                        case ${args[1]-} in
+                                        down|status)
+                                                mapfile -t cand < <(compgen -W "$(_mhtest_labs "$root")" -- "$cur") ;;
+                                        exec)
+                                                mapfile -t cand < <(compgen -W "$(_mhtest_hosts "$root")" -- "$cur") ;;
+                                        esac
+                                elif [[ ${args[1]-} == exec ]]; then
+                                        if ((n == 3)); then
+                                                mapfile -t cand < <(compgen -W '--' -- "$cur")
+                                        elif [[ ${args[3]-} == -- ]] && ((n == 4)); then
+                                                mapfile -t cand < <(compgen -c -- "$cur")
+                                        fi
+                                fi
+                                ;;
+                        esac
+                        ;;
+                esac
+                ;;
+        esac
+
+        # readline replaces only the part of the word after its last COMP_WORDBREAKS character:
+        # drop what comes before it ("--root=", "JOB:") from the candidates.
+        local wb=${COMP_WORDBREAKS-$' \t\n"\'><=;|&(:'} prefix=''
+        for ((i = ${#cur} - 1; i >= 0; i--)); do
+                if [[ $wb == *"${cur:i:1}"* ]]; then
+                        prefix=${cur:0:i+1}
+                        break
+                fi
+        done
+        [[ -n $prefix ]] && cand=("${cand[@]#"$prefix"}")
+        COMPREPLY=("${cand[@]}")
+        if [[ -n $nospace ]]; then
+                compopt -o nospace 2>/dev/null
+                [[ $prev == --root || $prev == --from || $prev == --images || $cur == --*=* ]] &&
+                        compopt -o filenames 2>/dev/null
+        fi
+        return 0
+}
+
+complete -F _mhtest mhtest
