@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <json-c/json.h>
 #include "config.h"
 #include "macro.h"
 
@@ -24,5 +25,8 @@ int verb_not_implemented(int argc, char *argv[]);
 int verb_check(int argc, char *argv[]);      /* check.c */
 int verb_testpmd(int argc, char *argv[]);    /* testpmd-verbs.c */
 int verb_testpmd_console(int argc, char *argv[]);
+/* Adds "testpmd" (the supervisor's status file, null when not running) to a job's status
+ * object and prints it unless --json. */
+int testpmd_status(const char *job, json_object *out);
 int verb_guest(int argc, char *argv[]);      /* guest-verbs.c */
 int verb_lab(int argc, char *argv[]);        /* lab.c */

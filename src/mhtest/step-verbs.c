@@ -94,6 +94,10 @@ static int status_job(Config *c, const char *name, json_object *out) {
                                        json_object_get_string(json_object_array_get_idx(changes, k)));
                 }
         }
+        if (j->testpmd && (r = testpmd_status(name, jo)) < 0) {
+                json_object_put(jo);
+                return r;
+        }
         json_object_array_add(out, jo);
         return 0;
 }
