@@ -6,7 +6,9 @@ scdoc only accepts [A-Za-z0-9._-] in the preamble name. The page keeps its real 
 first line; this script hands scdoc a stand-in name and puts the real one back into the .TH
 line of the output. Pages with plain names pass through unchanged.
 
-Usage: render-man.py SCDOC INPUT OUTPUT
+It also replaces @KEY@ by VALUE for each KEY=VALUE argument (installation paths).
+
+Usage: render-man.py SCDOC INPUT OUTPUT [KEY=VALUE...]
 """
 import os
 import re
@@ -24,11 +26,16 @@ def fail(msg):
 
 
 def main(argv):
-    if len(argv) != 4:
-        fail('usage: render-man.py SCDOC INPUT OUTPUT')
-    scdoc, src, dst = argv[1:]
+    if len(argv) < 4:
+        fail('usage: render-man.py SCDOC INPUT OUTPUT [KEY=VALUE...]')
+    scdoc, src, dst = argv[1:4]
     with open(src, encoding='utf-8') as f:
         text = f.read()
+    for d in argv[4:]:
+        key, eq, value = d.partition('=')
+        if not eq or not re.fullmatch(r'[A-Z][A-Z0-9_]*', key):
+            fail(f'bad definition "{d}" (expected KEY=VALUE)')
+        text = text.replace(f'@{key}@', value)
     first, sep, body = text.partition('\n')
     m = PREAMBLE.match(first)
     if not m:
