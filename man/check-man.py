@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Fail if the man pages miss what the sources define.
 
-  check-man.py CONFIG_TABLES_C MHTEST_CONF_5_SCD MHTEST_C MHTEST_8_SCD
+  check-man.py --conf CONFIG_TABLES_C MHTEST_CONF_5_SCD --cli MHTEST_C MHTEST_8_SCD
+               [--options GENERATOR_C MHTEST_GENERATOR_8_SCD] [--ids MESSAGE_IDS_H MHTEST_8_SCD]
+               [--units UNITS_MESON_BUILD MHTEST@.SERVICE_8_SCD]
 
 mhtest.conf(5): every section type of config-tables.c has a heading naming it ("[Bridge NAME]")
 and the file it belongs to (mhtest.conf, hosts.d or jobs.d, as config.c loads it); every key of
@@ -10,6 +12,9 @@ its table is an entry "*Key=*" under that heading; a key with a default names it
 "Default".
 mhtest(8): every verb of mhtest.c's verb table is an entry "*verb ...*", every subverb of its
 usage ("config show|validate|hash") an entry "*config show*", every long option "*--option*".
+--options: every long option of another program's option table is "*--option*" in its page.
+--ids: every MESSAGE_ID of message-ids.h is listed in the page.
+--units: every unit template of units/meson.build is named in the page.
 """
 import os
 import re
@@ -152,21 +157,53 @@ def check_cli(mhtest_c, cli_scd):
             for sub in words[1].split('|'):
                 if not re.search(r'^\*' + re.escape(verb + ' ' + sub) + r'\*', page, re.M):
                     error(f'{cli_scd}: "{verb} {sub}" has no entry "*{verb} {sub}*"')
+    check_options(mhtest_c, cli_scd)
+
+
+def check_options(source_c, scd):
+    text = strip_c_comments(open(source_c, encoding='utf-8').read())
+    page = open(scd, encoding='utf-8').read()
     o = re.search(r'static const struct option options\[\] = \{(.*?)\};', text, re.S)
     if not o:
-        error(f'{mhtest_c}: cannot find the option table')
+        error(f'{source_c}: cannot find the option table')
         return
     for opt in re.findall(r'\{\s*"([^"]+)"', o.group(1)):
         if not re.search(r'\*--' + re.escape(opt) + r'[\*=]', page):
-            error(f'{cli_scd}: option --{opt} is not documented')
+            error(f'{scd}: option --{opt} is not documented')
+
+
+def check_ids(message_ids_h, scd):
+    page = open(scd, encoding='utf-8').read()
+    ids = re.findall(r'^#define\s+(MHTEST_MESSAGE_\w+)\s+"([0-9a-f]+)"', open(message_ids_h, encoding='utf-8').read(), re.M)
+    if not ids:
+        error(f'{message_ids_h}: no MESSAGE_IDs found')
+    for name, mid in ids:
+        if mid not in page:
+            error(f'{scd}: {name} ({mid}) is not listed')
+
+
+def check_units(units_meson, scd):
+    page = open(scd, encoding='utf-8').read()
+    units = re.findall(r"'([\w@.-]+\.service)'", open(units_meson, encoding='utf-8').read())
+    if not units:
+        error(f'{units_meson}: no unit templates found')
+    for u in units:
+        if u not in page.split('# SYNOPSIS')[0]:
+            error(f'{scd}: unit {u} is not named in the NAME section')
 
 
 def main(argv):
-    if len(argv) != 5:
+    checks = {'--conf': check_conf, '--cli': check_cli, '--options': check_options, '--ids': check_ids,
+              '--units': check_units}
+    args = argv[1:]
+    if not args or len(args) % 3 != 0:
         print(__doc__, file=sys.stderr)
         return 2
-    check_conf(argv[1], argv[2])
-    check_cli(argv[3], argv[4])
+    for i in range(0, len(args), 3):
+        if args[i] not in checks:
+            print(__doc__, file=sys.stderr)
+            return 2
+        checks[args[i]](args[i + 1], args[i + 2])
     for e in errors:
         print(e, file=sys.stderr)
     if errors:
