@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include "config.h"
+#include "coord.h"
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
@@ -15,6 +16,8 @@
 static const char *arg_root;
 static const char *arg_json_file;
 static const char *arg_junit_file;
+static bool arg_keep;
+static uint64_t arg_timeout_usec = 600 * USEC_PER_SEC;
 
 static void help(void) {
         printf("mhtest-coord [OPTIONS...] COMMAND JOB\n\n"
@@ -28,6 +31,8 @@ static void help(void) {
                "     --root=DIR       Read the configuration below DIR\n"
                "     --json=FILE      Write the plan or the results as JSON to FILE\n"
                "     --junit=FILE     Write the results as JUnit XML to FILE (run)\n"
+               "     --keep           run: leave the job running on the hosts afterwards\n"
+               "     --timeout=SEC    run: how long a host may take to provision (default 600)\n"
                "     --log-level=LEVEL  debug, info, notice, warning, err\n");
 }
 
@@ -110,7 +115,7 @@ static int verb_plan(Config *c, JobConfig *j) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_JUNIT };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_JUNIT, ARG_KEEP, ARG_TIMEOUT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -118,6 +123,8 @@ int main(int argc, char *argv[]) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "json", required_argument, NULL, ARG_JSON },
                 { "junit", required_argument, NULL, ARG_JUNIT },
+                { "keep", no_argument, NULL, ARG_KEEP },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 {}
         };
         _cleanup_(config_freep) Config *c = NULL;
@@ -151,6 +158,15 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_JUNIT:
                         arg_junit_file = optarg;
+                        break;
+                case ARG_KEEP:
+                        arg_keep = true;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_time_usec(optarg, USEC_PER_SEC, &arg_timeout_usec) < 0) {
+                                log_error("Invalid --timeout=%s.", optarg);
+                                return 2;
+                        }
                         break;
                 default:
                         return 2;
@@ -196,7 +212,7 @@ int main(int argc, char *argv[]) {
         if (streq(verb, "plan"))
                 return verb_plan(c, j) < 0 ? 1 : 0;
 
-        log_error("\"mhtest-coord run\" is not implemented yet; nothing was done. "
-                  "\"mhtest-coord plan %s\" shows what it will do.", job);
-        return 1;
+        CoordOptions o = { .json_file = arg_json_file, .junit_file = arg_junit_file,
+                           .timeout_usec = arg_timeout_usec, .keep = arg_keep };
+        return coord_run(c, j, &o) < 0 ? 1 : 0;
 }

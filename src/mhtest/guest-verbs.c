@@ -106,9 +106,6 @@ int verb_guest(int argc, char *argv[]) {
                         g = j->guests[i];
         if (!g)
                 return log_error_errno(-ENOENT, "Job %s has no [Guest %s].", job, colon + 1);
-        if (!guest_on_host(c, g, c->host_name))
-                return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host (%s).",
-                                       colon + 1, job, strna(g->host), c->host_name);
         if (g->count > 1)
                 return log_error_errno(-EOPNOTSUPP, "Guest %s: Count=%u is not supported by the service yet.",
                                        colon + 1, g->count);
@@ -137,6 +134,10 @@ int verb_guest(int argc, char *argv[]) {
                 return log_error_errno(-ECONNREFUSED, "Failed to connect to libvirt at %s: %s", uri, virt_error());
 
         dom = virDomainLookupByName(conn, name);
+        /* A guest runs where it is placed, or wherever a migration took it. */
+        if (!(dom && domain_state(dom, NULL) == VIR_DOMAIN_RUNNING) && !guest_on_host(c, g, c->host_name))
+                return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host (%s).",
+                                       colon + 1, job, strna(g->host), c->host_name);
         if (dom && domain_state(dom, NULL) == VIR_DOMAIN_RUNNING) {
                 adopted = true;
                 log_info("Guest %s is already running here (%s), adopting it.", colon + 1, name);
