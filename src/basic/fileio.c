@@ -61,7 +61,9 @@ int write_string_file(const char *path, const char *s) {
         size_t n = strlen(s);
         ssize_t k;
 
-        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_TRUNC as a shell's ">" does: ignored by sysfs and procfs, and needed when a plain file
+         * stands in for them (the fake hugepage counters of a lab host). */
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         k = write(fd, s, n);

@@ -6,12 +6,18 @@
 #include "log.h"
 #include "mhtest.h"
 #include "message-ids.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 char *arg_root = NULL;
 bool arg_json = false;
 bool arg_all = false;
 bool arg_quiet = false;
+const char *arg_lab_name = NULL;
+unsigned arg_lab_hosts = 0;
+const char *arg_lab_from = NULL;
+const char *arg_lab_backend = NULL;
+const char *arg_lab_images = NULL;
 
 typedef struct Verb {
         const char *name;
@@ -118,7 +124,8 @@ int verb_not_implemented(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_ALL };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_ALL,
+               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -127,6 +134,12 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "all", no_argument, NULL, ARG_ALL },
                 { "quiet", no_argument, NULL, 'q' },
+                /* mhtest lab */
+                { "name", required_argument, NULL, ARG_LAB_NAME },
+                { "hosts", required_argument, NULL, ARG_LAB_HOSTS },
+                { "from", required_argument, NULL, ARG_LAB_FROM },
+                { "backend", required_argument, NULL, ARG_LAB_BACKEND },
+                { "images", required_argument, NULL, ARG_LAB_IMAGES },
                 {}
         };
         bool show_help = false;
@@ -163,6 +176,24 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'q':
                         arg_quiet = true;
+                        break;
+                case ARG_LAB_NAME:
+                        arg_lab_name = optarg;
+                        break;
+                case ARG_LAB_HOSTS:
+                        if (parse_unsigned(optarg, &arg_lab_hosts) < 0 || arg_lab_hosts < 1) {
+                                log_error("Invalid --hosts=%s (expected a number of hosts, 1 or more).", optarg);
+                                return 2;
+                        }
+                        break;
+                case ARG_LAB_FROM:
+                        arg_lab_from = optarg;
+                        break;
+                case ARG_LAB_BACKEND:
+                        arg_lab_backend = optarg;
+                        break;
+                case ARG_LAB_IMAGES:
+                        arg_lab_images = optarg;
                         break;
                 default:
                         return 2;

@@ -10,6 +10,12 @@ extern char *arg_root;
 extern bool arg_json;
 extern bool arg_all;
 extern bool arg_quiet;
+/* mhtest lab: --name, --hosts (0: not given), --from, --backend, --images */
+extern const char *arg_lab_name;
+extern unsigned arg_lab_hosts;
+extern const char *arg_lab_from;
+extern const char *arg_lab_backend;
+extern const char *arg_lab_images;
 
 /* Load mhtest.conf and hosts.d, report their errors (but carry on). */
 int load_config(Config **ret);
