@@ -793,6 +793,25 @@ static int arm_timer(Supervisor *v, uint64_t usec) {
         return r;
 }
 
+/* DPDK creates server-mode sockets with our umask; QEMU (libvirt-qemu) must be able to
+ * connect, which needs write permission on the socket. */
+static void open_vhost_sockets(Supervisor *v) {
+        gid_t gid;
+        bool group = qemu_group(&gid) >= 0;
+
+        if (v->s->vhost_user_mode != VHOST_USER_SERVER)
+                return;
+        for (size_t i = 0; i < v->n_ports; i++) {
+                const char *p = v->ports[i].socket;
+                if (v->ports[i].kind != TESTPMD_PORT_VHOST_USER)
+                        continue;
+                if (group && chown(p, 0, gid) >= 0 && chmod(p, 0660) >= 0)
+                        continue;
+                if (chmod(p, 0666) < 0)
+                        log_warning_errno(-errno, "Failed to make %s accessible to QEMU, ignoring: %m", p);
+        }
+}
+
 static bool ports_ready(Supervisor *v) {
         for (size_t i = 0; i < v->n_ports; i++) {
                 PortState *p = &v->state[i];
@@ -825,6 +844,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (r >= 0 && ports_ready(v)) {
                         _cleanup_free_ char *fwd = NULL;
 
+                        open_vhost_sockets(v);
                         (void) pty_command(v, testpmd_start_command(v->s));
                         (void) sample_stats(v);
                         v->phase = PHASE_RUNNING;

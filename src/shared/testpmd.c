@@ -346,6 +346,8 @@ int telemetry_parse_reply(const char *command, const char *text, size_t size, js
                         json_tokener_free(tok);
                 return -ENOMEM;
         }
+        if (size == SIZE_MAX)
+                size = strlen(text);
         o = json_tokener_parse_ex(tok, text, (int) size);
         json_tokener_free(tok);
         if (!o || !json_object_is_type(o, json_type_object))

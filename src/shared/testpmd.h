@@ -72,7 +72,8 @@ int telemetry_open(const char *path, uint64_t timeout_usec, TelemetryClient **re
 void telemetry_close(TelemetryClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TelemetryClient *, telemetry_close);
 /* Send "/ethdev/stats,0" and return the value of its answer ({"/ethdev/stats": VALUE}).
- * -ENOENT if the answer is null (unknown command or parameter). */
+ * -ENOENT if the answer is null (unknown command or parameter). size SIZE_MAX: text is
+ * NUL-terminated. */
 int telemetry_query(TelemetryClient *c, const char *command, json_object **ret);
 int telemetry_parse_reply(const char *command, const char *text, size_t size, json_object **ret);
 int telemetry_parse_greeting(const char *text, size_t size, char **ret_version, size_t *ret_max_output_len);
