@@ -95,6 +95,7 @@ typedef struct Lab {
         char *images;
         char *from;
         bool created_images;
+        bool made_run_dir, made_hosts_dir; /* /run/mhtest, /run/mhtest/hosts.d did not exist before */
         LabHost *hosts;
         size_t n_hosts;
 } Lab;
@@ -160,6 +161,8 @@ static int lab_save(const Lab *l) {
         json_object_object_add(o, "controller", json_object_new_string(ctl));
         json_object_object_add(o, "images", json_object_new_string(strempty(l->images)));
         json_object_object_add(o, "created_images", json_object_new_boolean(l->created_images));
+        json_object_object_add(o, "made_run_dir", json_object_new_boolean(l->made_run_dir));
+        json_object_object_add(o, "made_hosts_dir", json_object_new_boolean(l->made_hosts_dir));
         if (l->from)
                 json_object_object_add(o, "from", json_object_new_string(l->from));
         for (size_t i = 0; i < l->n_hosts; i++) {
@@ -207,6 +210,8 @@ static int lab_load(const char *name, Lab **ret) {
         if (json_str(o, "from"))
                 l->from = strdup(json_str(o, "from"));
         l->created_images = json_object_object_get_ex(o, "created_images", &v) && json_object_get_boolean(v);
+        l->made_run_dir = json_object_object_get_ex(o, "made_run_dir", &v) && json_object_get_boolean(v);
+        l->made_hosts_dir = json_object_object_get_ex(o, "made_hosts_dir", &v) && json_object_get_boolean(v);
         if (json_object_object_get_ex(o, "hosts", &hosts)) {
                 size_t n = json_object_array_length(hosts);
                 l->hosts = calloc(n ?: 1, sizeof(LabHost));
@@ -1029,6 +1034,7 @@ static int host_boot(Lab *l, LabHost *h) {
         _cleanup_free_ char *root = lab_path(l, h->name, "root"), *console = lab_path(l, h->name, "console.log");
         _cleanup_free_ char *netns = strjoin(NETNS_RUN_DIR "/", h->name), *hostsd = lab_path(l, "hosts.d", NULL);
         _cleanup_close_ int log_fd = -EBADF, null = -EBADF;
+        int errpipe[2];
         pid_t pid;
         int r;
 
@@ -1068,18 +1074,31 @@ static int host_boot(Lab *l, LabHost *h) {
         if (log_fd < 0 || null < 0)
                 return -errno;
 
+        /* A close-on-exec pipe tells when the child has become systemd-nspawn (EOF) or why it
+         * could not (an errno), so nobody ever sees it half way. */
+        if (pipe2(errpipe, O_CLOEXEC) < 0)
+                return -errno;
         fflush(stdout);
         fflush(stderr);
         pid = fork();
-        if (pid < 0)
-                return -errno;
+        if (pid < 0) {
+                r = -errno;
+                close(errpipe[0]);
+                close(errpipe[1]);
+                return r;
+        }
         if (pid == 0) {
                 sigset_t ss;
+                int e;
 
+                close(errpipe[0]);
                 STRV_FOREACH(c, cgroups) {
                         _cleanup_free_ char *procs = strjoin(*c, "/mhtest-lab-", h->name, "/cgroup.procs");
-                        if (!procs || write_string_file(procs, "0") < 0)
+                        if (!procs || write_string_file(procs, "0") < 0) {
+                                e = EPERM;
+                                (void) !write(errpipe[1], &e, sizeof e);
                                 _exit(126);
+                        }
                 }
                 sigemptyset(&ss);
                 sigprocmask(SIG_SETMASK, &ss, NULL);
@@ -1091,10 +1110,28 @@ static int host_boot(Lab *l, LabHost *h) {
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
                 if (setsid() < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-                    dup2(log_fd, STDERR_FILENO) < 0)
+                    dup2(log_fd, STDERR_FILENO) < 0) {
+                        e = errno;
+                        (void) !write(errpipe[1], &e, sizeof e);
                         _exit(126);
+                }
                 execvp(argv[0], argv);
+                e = errno;
+                (void) !write(errpipe[1], &e, sizeof e);
                 _exit(127);
+        }
+        close(errpipe[1]);
+        {
+                int e = 0;
+                ssize_t k;
+                do
+                        k = read(errpipe[0], &e, sizeof e);
+                while (k < 0 && errno == EINTR);
+                close(errpipe[0]);
+                if (k == sizeof e) {
+                        (void) wait_for_exit(pid);
+                        return log_error_errno(-e, "Failed to start systemd-nspawn for %s: %m", h->name);
+                }
         }
         h->nspawn = pid;
         return lab_save(l);
@@ -1256,12 +1293,19 @@ static void host_stop(const LabHost *h) {
                 (void) kill(leader, SIGRTMIN + 4);
 }
 
-static bool host_wait_gone(const LabHost *h, unsigned timeout_ms) {
-        uint64_t deadline = now_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+/* With poweroff set, ask again every 2 s: a systemd still starting up has no signal handlers
+ * yet, and a namespace's PID 1 ignores what it does not handle. */
+static bool host_wait_gone(const LabHost *h, unsigned timeout_ms, bool poweroff) {
+        uint64_t start = now_usec(), last = start, deadline = start + (uint64_t) timeout_ms * USEC_PER_MSEC;
 
         while (nspawn_running(h->nspawn)) {
-                if (now_usec() > deadline)
+                uint64_t n = now_usec();
+                if (n > deadline)
                         return false;
+                if (poweroff && n - last > 2 * USEC_PER_SEC) {
+                        host_stop(h);
+                        last = n;
+                }
                 sleep_ms(50);
         }
         return true;
@@ -1280,12 +1324,12 @@ static int lab_teardown(Lab *l) {
         for (size_t i = 0; i < l->n_hosts; i++) {
                 LabHost *h = &l->hosts[i];
 
-                if (host_wait_gone(h, LAB_DOWN_TIMEOUT_SEC * 1000))
+                if (host_wait_gone(h, LAB_DOWN_TIMEOUT_SEC * 1000, true))
                         continue;
                 log_warning("Host %s did not power off in %d s, terminating systemd-nspawn (PID %d).", h->name,
                             LAB_DOWN_TIMEOUT_SEC, (int) h->nspawn);
                 (void) kill(h->nspawn, SIGTERM);
-                if (host_wait_gone(h, 10000))
+                if (host_wait_gone(h, 10000, false))
                         continue;
                 (void) kill(h->nspawn, SIGKILL);
                 STRV_FOREACH(c, cgroups) {
@@ -1293,7 +1337,7 @@ static int lab_teardown(Lab *l) {
                         if (cg)
                                 cgroup_kill_all(cg, SIGKILL);
                 }
-                (void) host_wait_gone(h, 5000);
+                (void) host_wait_gone(h, 5000, false);
         }
         /* Anything a host left in its cgroup (nothing, after a clean poweroff). */
         for (size_t i = 0; i < l->n_hosts; i++)
@@ -1333,7 +1377,8 @@ static int lab_teardown(Lab *l) {
                 log_warning("Failed to remove %s completely.", l->dir);
                 r = -EBUSY;
         }
-        (void) rmdir(LAB_HOSTS_DIR);
+        if (l->made_hosts_dir)
+                (void) rmdir(LAB_HOSTS_DIR);
         /* Machine-wide things the first container lab made, removed by the last one. */
         if (access(LAB_MARK_NSPAWN_DIR, F_OK) >= 0) {
                 bool other = false;
@@ -1353,7 +1398,8 @@ static int lab_teardown(Lab *l) {
                 }
         }
         (void) rmdir(LAB_RUN_DIR);
-        (void) rmdir("/run/mhtest");
+        if (l->made_run_dir)
+                (void) rmdir("/run/mhtest");
         return r;
 }
 
@@ -1407,6 +1453,8 @@ static int lab_up_container(const LabOptions *o) {
                 return log_error_errno(-EEXIST, "Network namespace %s or %s exists already; not touching it.", sw, ctl);
 
         /* From here on everything made is recorded, and removed again if "up" fails. */
+        l->made_run_dir = access("/run/mhtest", F_OK) < 0;
+        l->made_hosts_dir = access(LAB_HOSTS_DIR, F_OK) < 0;
         if (access("/run/systemd/nspawn", F_OK) < 0) {
                 r = mkdir_p(LAB_RUN_DIR, 0755);
                 if (r >= 0)

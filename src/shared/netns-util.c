@@ -240,7 +240,6 @@ int netns_run_dir_release(void) {
         if (rmdir(NETNS_RUN_DIR) < 0 && errno != ENOENT)
                 return -errno;
         (void) unlink(NETNS_MADE_MARKER);
-        (void) rmdir("/run/mhtest");
         return 0;
 }
 
