@@ -62,18 +62,26 @@ _mhtest_guests() {
         done < <(_mhtest_jobs "$root") | sort -u
 }
 
-_mhtest_hosts() {
-        local f
-        while IFS= read -r f; do
-                f=${f##*/}
-                printf '%s\n' "${f%.conf}"
-        done < <(_mhtest_conf_files "$1" hosts.d)
+# The hosts of every lab that is up (their copies of the hosts.d/ files "lab up" wrote), and
+# each lab's controller, NAME-ctl.
+_mhtest_lab_hosts() {
+        local d f
+        for d in "$1"/run/mhtest/lab/*/; do
+                [[ -f $d/lab.json ]] || continue
+                d=${d%/}
+                printf '%s-ctl\n' "${d##*/}"
+                for f in "$d"/hosts.d/*.conf; do
+                        [[ -f $f ]] || continue
+                        f=${f##*/}
+                        printf '%s\n' "${f%.conf}"
+                done
+        done
 }
 
 _mhtest_labs() {
         local d
         for d in "$1"/run/mhtest/lab/*/; do
-                [[ -d $d ]] || continue
+                [[ -f $d/lab.json ]] || continue
                 d=${d%/}
                 printf '%s\n' "${d##*/}"
         done
@@ -125,7 +133,8 @@ _mhtest() {
                 ;;
         --log-level) mapfile -t cand < <(compgen -W "$levels" -- "$cur") ;;
         --backend) mapfile -t cand < <(compgen -W 'container vm' -- "$cur") ;;
-        --name|--hosts) ;;
+        --name) mapfile -t cand < <(compgen -W "$(_mhtest_labs "$root")" -- "$cur") ;;
+        --hosts) ;;
         *)
                 case $cur in
                 --root=*|--from=*|--images=*)
@@ -135,7 +144,8 @@ _mhtest() {
                         ;;
                 --log-level=*) mapfile -t cand < <(compgen -P --log-level= -W "$levels" -- "${cur#*=}") ;;
                 --backend=*) mapfile -t cand < <(compgen -P --backend= -W 'container vm' -- "${cur#*=}") ;;
-                --name=*|--hosts=*) ;;
+                --name=*) mapfile -t cand < <(compgen -P --name= -W "$(_mhtest_labs "$root")" -- "${cur#*=}") ;;
+                --hosts=*) ;;
                 -*)
                         mapfile -t cand < <(compgen -W "$opts_arg $opts_flag" -- "$cur")
                         [[ ${#cand[@]} -eq 1 && ${cand[0]} == *= ]] && nospace=1
@@ -174,7 +184,7 @@ _mhtest() {
                                         down|status)
                                                 mapfile -t cand < <(compgen -W "$(_mhtest_labs "$root")" -- "$cur") ;;
                                         exec)
-                                                mapfile -t cand < <(compgen -W "$(_mhtest_hosts "$root")" -- "$cur") ;;
+                                                mapfile -t cand < <(compgen -W "$(_mhtest_lab_hosts "$root")" -- "$cur") ;;
                                         esac
                                 elif [[ ${args[1]-} == exec ]]; then
                                         if ((n == 3)); then

@@ -24,6 +24,10 @@ printf '[Job]\nHosts=host1 host2\n[Guest mig1]\nKernel=/k\n' >"$T"/run/mhtest/jo
 printf '[Job]\n' >"$T"/etc/mhtest/jobs.d/.hidden.conf
 printf '[Host]\nAddress=192.0.2.1\n' >"$T"/etc/mhtest/hosts.d/host1.conf
 printf '[Host]\nAddress=192.0.2.2\n' >"$T"/run/mhtest/hosts.d/host2.conf
+mkdir -p "$T"/run/mhtest/lab/lab/hosts.d "$T"/run/mhtest/lab/stale
+printf '{}\n' >"$T"/run/mhtest/lab/lab/lab.json
+printf '[Host]\nAddress=10.77.0.11\n' >"$T"/run/mhtest/lab/lab/hosts.d/lab-h1.conf
+printf '[Host]\nAddress=10.77.0.12\n' >"$T"/run/mhtest/lab/lab/hosts.d/lab-h2.conf
 
 # shellcheck source=mhtest.bash
 . "$completion" || exit 1
@@ -91,7 +95,7 @@ check "mhtest config --root=$T validate p" pvp
 check "mhtest --root $T status " migrate pvp
 check "mhtest --root=$T apply " nested hugepages vfio bridge
 check "mhtest --root=$T revert hugepages " migrate pvp
-check "mhtest --root=$T apply hugepages pvp " 
+check "mhtest --root=$T apply hugepages pvp "
 check "mhtest --root=$T testpmd-console p" pvp
 check "mhtest --root=$T guest " migrate:mig1 pvp:extra pvp:vnf
 check "mhtest --root=$T guest pvp:" extra vnf
@@ -105,8 +109,11 @@ check 'mhtest lab up --back' --backend=
 check 'mhtest lab up --backend=' container vm
 check 'mhtest lab up --backend ' container vm
 check "mhtest --root=$T lab status " lab
-check "mhtest --root=$T lab exec " host1 host2
-check "mhtest --root=$T lab exec host1 " --
+check "mhtest --root=$T lab exec " lab-ctl lab-h1 lab-h2
+check "mhtest --root=$T lab exec lab-h" lab-h1 lab-h2
+check "mhtest --root=$T lab exec lab-h1 " --
+check "mhtest --root=$T lab down --name=" lab
+check "mhtest --root=$T lab status --name " lab
 check "mhtest --root=${T%/*}/${T##*/}/et" "$T/etc"
 check "mhtest --root=$T/usr/lib/mhtest/jobs.d/pvp.conf." "$T/usr/lib/mhtest/jobs.d/pvp.conf.d"
 
