@@ -1622,6 +1622,10 @@ static int verb_lab_up(int argc, char *argv[]) {
                 if (!lab_vm_up)
                         return log_error_errno(-EOPNOTSUPP, "--backend=vm is not available yet in this build of mhtest; "
                                                "use --backend=container.");
+                /* The same --from default as containers: run from a build tree, install that. */
+                _cleanup_free_ char *vm_from = NULL;
+                if (!o.from && default_from(&vm_from) > 0)
+                        o.from = vm_from;
                 return lab_vm_up(&o);
         }
         if (arg_lab_images && !path_is_absolute(arg_lab_images))

@@ -21,24 +21,6 @@ static const char *module_from_config(int m) {
         return m == KVM_MODULE_INTEL ? "kvm_intel" : m == KVM_MODULE_AMD ? "kvm_amd" : NULL;
 }
 
-static const char *state_str(json_object *o, const char *key) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static bool state_bool(json_object *o, const char *key) {
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-static json_object *state_str_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
-}
-
 /* The users that keep a module from being reloaded, as one readable list; NULL if none. */
 static int module_blockers(const char *root, const char *module, char **ret) {
         _cleanup_strv_free_ char **holders = NULL, **procs = NULL, **l = NULL;
@@ -163,10 +145,10 @@ static int nested_apply(StepContext *ctx) {
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to read the state of a previous apply: %m");
         have_state = r >= 0;
-        if (have_state && !streq_ptr(state_str(st, "module"), module))
+        if (have_state && !streq_ptr(state_get_string(st, "module"), module))
                 return log_event(LOG_ERR, -EBUSY, MHTEST_MESSAGE_STEP_REFUSED, NULL,
                                  "Refusing: a previous apply changed %s; revert it first (mhtest revert nested %s).",
-                                 strna(state_str(st, "module")), ctx->job->name);
+                                 strna(state_get_string(st, "module")), ctx->job->name);
 
         if (asprintf_safe(&want, "# Written by mhtest for job %s; removed by \"mhtest revert nested %s\".\noptions %s nested=1\n",
                           ctx->job->name, ctx->job->name, module) < 0 ||
@@ -226,10 +208,10 @@ static int nested_apply(StepContext *ctx) {
                 st = json_object_new_object();
                 json_object_object_add(st, "module", json_object_new_string(module));
                 json_object_object_add(st, "dropin", json_object_new_string(NESTED_DROPIN));
-                json_object_object_add(st, "dropin_previous", state_str_or_null(dropin));
+                json_object_object_add(st, "dropin_previous", state_new_string_or_null(dropin));
                 json_object_object_add(st, "dropin_ours", json_object_new_string(want));
                 json_object_object_add(st, "loaded_before", json_object_new_boolean(loaded));
-                json_object_object_add(st, "nested_before", state_str_or_null(value));
+                json_object_object_add(st, "nested_before", state_new_string_or_null(value));
                 if (plan) {
                         json_object *jp = json_object_new_array();
                         STRV_FOREACH(m, plan)
@@ -303,11 +285,11 @@ static int nested_revert(StepContext *ctx) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to read the nested state: %m");
-        module = state_str(st, "module");
-        prev = state_str(st, "dropin_previous");
-        ours = state_str(st, "dropin_ours");
-        nested_before = state_str(st, "nested_before");
-        loaded_before = state_bool(st, "loaded_before");
+        module = state_get_string(st, "module");
+        prev = state_get_string(st, "dropin_previous");
+        ours = state_get_string(st, "dropin_ours");
+        nested_before = state_get_string(st, "nested_before");
+        loaded_before = state_get_bool(st, "loaded_before");
         if (!module || !ours)
                 return log_error_errno(-EBADMSG, "The nested state file is incomplete; not touching the host.");
 

@@ -64,3 +64,21 @@ int state_remove(const char *root, const char *job, const char *step) {
                 (void) rmdir(dir);
         return 0;
 }
+
+const char *state_get_string(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+bool state_get_bool(json_object *o, const char *key) {
+        json_object *v;
+
+        return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+json_object *state_new_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}

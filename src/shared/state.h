@@ -14,3 +14,9 @@ int state_save(const char *root, const char *job, const char *step, json_object 
 /* -ENOENT if there is no state. */
 int state_load(const char *root, const char *job, const char *step, json_object **ret);
 int state_remove(const char *root, const char *job, const char *step);
+
+/* Reading a state object: a string member (NULL if missing or null), a boolean member (false
+ * if missing), a string or null for a member to add. */
+const char *state_get_string(json_object *o, const char *key);
+bool state_get_bool(json_object *o, const char *key);
+json_object *state_new_string_or_null(const char *s);

@@ -25,7 +25,8 @@
  *   parameters/P writes           a bool parameter (Y/N) reads back as Y or N
  * Failure injection: MHTEST_FAKE_PROBE_FAIL="ADDR ..." makes vfio-pci's probe of those devices
  * fail; MHTEST_FAKE_CRASH_LOAD=NAME kills the calling process (SIGKILL) when it loads module
- * NAME — a crash in the middle of a step. Nothing outside $MHTEST_FAKE_ROOT is ever written. */
+ * NAME, MHTEST_FAKE_CRASH_PROBE="ADDR ..." when it writes one of them to drivers_probe — a
+ * crash in the middle of a step. Nothing outside $MHTEST_FAKE_ROOT is ever written. */
 /* The shim defines open and open64 itself: no 64-bit renaming of the declarations. */
 #undef _FILE_OFFSET_BITS
 /* Paths are built in PATH_MAX buffers; a truncated one only fails its lookup in the fake tree. */
@@ -207,11 +208,6 @@ static bool word_in(const char *list, const char *word) {
 static int vfio_group_add(const char *root, const char *addr) {
         char p[PATH_MAX], g[64];
 
-        P(p, "%s/dev/vfio", root);
-        fk_mkdir_p(p);
-        P(p, "%s/dev/vfio/vfio", root);
-        if (!fk_exists(p))
-                fk_write_file(p, "");
         if (dev_group(root, addr, g, sizeof(g)) < 0) {
                 /* noiommu mode: vfio makes a group of its own for the device */
                 static const char *gn = "42";
@@ -229,9 +225,13 @@ static int vfio_group_add(const char *root, const char *addr) {
                 symlink(p, l);
                 P(l, "%s/sys/bus/pci/devices/%s/.fake-noiommu-group", root, addr);
                 fk_write_file(l, gn);
+                P(p, "%s/dev/vfio", root);
+                fk_mkdir_p(p);
                 P(p, "%s/dev/vfio/noiommu-%s", root, gn);
                 return fk_write_file(p, "");
         }
+        P(p, "%s/dev/vfio", root);
+        fk_mkdir_p(p);
         P(p, "%s/dev/vfio/%s", root, g);
         return fk_exists(p) ? 0 : fk_write_file(p, "");
 }
@@ -253,6 +253,8 @@ static void vfio_group_del(const char *root, const char *addr) {
                 fk_rm_rf(p);
                 P(p, "%s/dev/vfio/noiommu-%s", root, g);
                 unlink(p);
+                P(p, "%s/dev/vfio", root);
+                rmdir(p);
                 return;
         }
         P(d, "%s/sys/kernel/iommu_groups/%s/devices", root, g);
@@ -269,6 +271,8 @@ static void vfio_group_del(const char *root, const char *addr) {
         if (!busy) {
                 P(p, "%s/dev/vfio/%s", root, g);
                 unlink(p);
+                P(p, "%s/dev/vfio", root);
+                rmdir(p);
         }
 }
 
@@ -344,6 +348,8 @@ static ssize_t pci_write(const char *root, const char *rel, const char *buf, siz
                 return -ENODEV;
         if (!strcmp(rel, "sys/bus/pci/drivers_probe")) {
                 char v[4096];
+                if (word_in(getenv("MHTEST_FAKE_CRASH_PROBE"), addr))
+                        kill(getpid(), SIGKILL);
                 if (dev_driver(root, addr, cur, sizeof(cur)) >= 0)
                         return n;
                 P(p, "%s/sys/bus/pci/devices/%s/driver_override", root, addr);
@@ -508,6 +514,17 @@ static int module_insert(const char *mem, size_t len, const char *args) {
         P(p, "%s/sys/module/%s/refcnt", root, name);
         fk_write_file(p, "0");
         modinfo_each(mem, len, "depends", dep_hold, &l);
+        modinfo_get(mem, len, "mhtest_fake_dev", drv, sizeof(drv));
+        if (*drv) { /* a device node the module registers, e.g. vfio/vfio */
+                char d[PATH_MAX];
+                P(p, "%s/dev/%s", root, drv);
+                snprintf(d, sizeof(d), "%s", p);
+                *strrchr(d, '/') = 0;
+                fk_mkdir_p(d);
+                fk_write_file(p, "");
+                P(p, "%s/sys/module/%s/.fake-dev", root, name);
+                fk_write_file(p, drv);
+        }
         modinfo_get(mem, len, "mhtest_fake_pci_driver", drv, sizeof(drv));
         if (*drv) {
                 static const char *const files[] = { "bind", "unbind", "new_id", "remove_id" };
@@ -586,6 +603,14 @@ static int module_remove(const char *name) {
         }
         if (d)
                 closedir(d);
+        P(p, "%s/sys/module/%s/.fake-dev", root, name);
+        if (fk_read_file(p, v, sizeof(v)) >= 0) {
+                char n[PATH_MAX];
+                P(n, "%s/dev/%s", root, v);
+                unlink(n);
+                *strrchr(n, '/') = 0;
+                rmdir(n); /* devtmpfs drops the directory with its last node */
+        }
         P(p, "%s/sys/module/%s", root, name);
         fk_rm_rf(p);
         return 0;

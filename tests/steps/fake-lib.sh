@@ -14,12 +14,15 @@ MODPROBE=$(command -v modprobe || echo /usr/sbin/modprobe)
 [ -x "$MODPROBE" ] || { echo "SKIP: no modprobe (Debian package kmod)"; exit 77; }
 
 RELEASE=6.1.0-mhtest-fake
+# Trees on tmpfs when there is one: state files are fsync()ed, and the loops write hundreds.
+TMPBASE=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && TMPBASE=/dev/shm
 failures=0
 checks=0
 ROOT=
 
 cleanup_root() {
-        case "${ROOT:-}" in /tmp/mhtest-steps.*) rm -rf "$ROOT" ;; esac
+        case "${ROOT:-}" in "$TMPBASE"/mhtest-steps.*) rm -rf "$ROOT" ;; esac
         ROOT=
 }
 trap cleanup_root EXIT
@@ -48,7 +51,7 @@ finish() {
 # new_root CPU(amd|intel|none) JOBCONF: a fresh tree with cpuinfo, the module tree, this job.
 new_root() {
         cleanup_root
-        ROOT=$(mktemp -d /tmp/mhtest-steps.XXXXXX)
+        ROOT=$(mktemp -d "$TMPBASE/mhtest-steps.XXXXXX")
         mkdir -p "$ROOT/proc/sys/kernel" "$ROOT/etc/mhtest/jobs.d" "$ROOT/etc/modprobe.d" "$ROOT/run/mhtest" "$ROOT/sys/module"
         echo "$RELEASE" >"$ROOT/proc/sys/kernel/osrelease"
         tar -xf "$MHTEST_FAKE_MODULES" -C "$ROOT"
@@ -80,8 +83,6 @@ snapshot() {
         (
                 cd "$ROOT" || exit 1
                 find sys dev etc run -mindepth 0 2>/dev/null -printf '%p %y %l\n' | sort
-                find sys dev etc run -type f 2>/dev/null | sort | while read -r f; do
-                        printf '%s: %s\n' "$f" "$(cat "$f")"
-                done
+                grep -r -s "" sys dev etc run | sort
         )
 }
