@@ -99,7 +99,7 @@ int conf_files_list(const char *root, const char *reldir, const char *suffix, ch
         }
 
         /* Lexical order of the file names, wherever they live. */
-        for (size_t i = 1; result[i]; i++)
+        for (size_t i = 1; result[0] && result[i]; i++) /* result[1] does not exist when empty */
                 for (size_t j = i; j > 0 && strcmp(path_basename(result[j - 1]), path_basename(result[j])) > 0; j--) {
                         char *t = result[j];
                         result[j] = result[j - 1];
