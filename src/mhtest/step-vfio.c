@@ -53,8 +53,9 @@ static int strv_extendf_reason(char ***l, const char *fmt, ...) {
         return strv_consume(l, s);
 }
 
-/* Everything that must hold before a device may leave its driver. Reasons go to *reasons. */
-static int vfio_validate(StepContext *ctx, bool iommu, char ***reasons) {
+/* Everything that must hold before a device may leave its driver. Reasons go to *reasons;
+ * "mhtest check" runs the same. */
+int vfio_check_devices(StepContext *ctx, bool iommu, char ***reasons) {
         const VFIOSection *v = ctx->job->vfio;
         char * const *mgmt = ctx->config->safety ? ctx->config->safety->management_interfaces : NULL;
         _cleanup_strv_free_ char **groups_seen = NULL;
@@ -246,7 +247,7 @@ static int vfio_apply(StepContext *ctx) {
                                  "Enable VT-d/AMD-Vi in the firmware and intel_iommu=on (Intel) on the kernel command line, "
                                  "or set [VFIO] NoIOMMU=yes to use vfio's unsafe no-IOMMU mode. Nothing was changed.");
 
-        r = vfio_validate(ctx, iommu, &reasons);
+        r = vfio_check_devices(ctx, iommu, &reasons);
         if (r < 0)
                 return log_event(LOG_ERR, r, MHTEST_MESSAGE_STEP_FAILED, NULL, "Failed to check the devices: %m");
         if (reasons) {

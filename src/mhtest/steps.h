@@ -22,6 +22,10 @@ typedef struct Step {
 } Step;
 
 const Step *step_find(const char *name);
+
+/* The vfio step's safety checks without changing anything (step-vfio.c; used by "check"):
+ * unknown devices, split IOMMU groups, NICs with an address, route or management role. */
+int vfio_check_devices(StepContext *ctx, bool iommu, char ***ret_reasons);
 extern const Step *const steps[];
 
 /* One file each: step-nested.c, step-hugepages.c, step-vfio.c, step-bridge.c. */
