@@ -115,17 +115,38 @@ bool pci_iommu_present(const char *root) {
 }
 
 int pci_device_netdevs(const char *root, const char *addr, char ***ret) {
-        _cleanup_free_ char *p = pci_path(root, addr, "net");
-        int r;
+        _cleanup_free_ char *dev = pci_path(root, addr, NULL);
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
 
-        if (!p)
+        if (!dev || !l)
                 return -ENOMEM;
-        r = list_dir(p, ret);
-        if (r == -ENOENT) {
-                *ret = calloc(1, sizeof(char *));
-                return *ret ? 0 : -ENOMEM;
+        d = opendir(dev);
+        if (!d)
+                return -errno;
+        /* ADDR/net/NAME for most NICs; virtio NICs hang theirs off the virtio device:
+         * ADDR/virtioN/net/NAME. */
+        while ((de = readdir(d))) {
+                _cleanup_strv_free_ char **names = NULL;
+                _cleanup_free_ char *p = NULL;
+
+                if (streq(de->d_name, "net"))
+                        p = strjoin(dev, "/net");
+                else if (startswith(de->d_name, "virtio"))
+                        p = strjoin(dev, "/", de->d_name, "/net");
+                else
+                        continue;
+                if (!p)
+                        return -ENOMEM;
+                if (list_dir(p, &names) < 0)
+                        continue;
+                if (strv_extend_strv(&l, names) < 0)
+                        return -ENOMEM;
         }
-        return r;
+        strv_sort(l);
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 int pci_device_vfio_node(const char *root, const char *addr, char **ret) {

@@ -18,7 +18,8 @@ int pci_device_iommu_group(const char *root, const char *addr, char **ret);
 int pci_iommu_group_devices(const char *root, const char *group, char ***ret);
 /* Whether the kernel has an IOMMU at all (ROOT/sys/kernel/iommu_groups is not empty). */
 bool pci_iommu_present(const char *root);
-/* The network interfaces the device provides (ROOT/sys/bus/pci/devices/ADDR/net/). */
+/* The network interfaces the device provides (ROOT/sys/bus/pci/devices/ADDR/net/, and
+ * ADDR/virtioN/net/ for virtio NICs). */
 int pci_device_netdevs(const char *root, const char *addr, char ***ret);
 /* The vfio group device of a device bound to vfio-pci: /dev/vfio/N or /dev/vfio/noiommu-N
  * (below root), whichever exists; -ENOENT if none. */

@@ -13,7 +13,8 @@ fi
 # ---- the network namespace: one veth per fake NIC ----
 ip link set lo up
 veth() { ip link add "$1" type veth peer name "p-$1" && ip link set "$1" up && ip link set "p-$1" up; }
-for n in nfree0 nfree1 nv4 nv6 nbrp nmacv nmgmt ncfgm nroute nsplit nsplit2; do veth $n || exit 1; done
+for n in nfree0 nfree1 nv4 nv6 nbrp nmacv nmgmt ncfgm nroute nsplit nsplit2 nvirt; do veth $n || exit 1; done
+ip addr add 10.55.0.1/24 dev nvirt
 ip addr add 192.0.2.1/24 dev nv4
 ip addr add 2001:db8::1/64 dev nv6 nodad
 ip link add br-t type bridge && ip link set nbrp master br-t && ip link set br-t up
@@ -63,6 +64,10 @@ pci_root() { # IOMMU(yes|no) JOBCONF
         dev 0000:06:00.2 "${g:+18}" nroute
         dev 0000:07:00.0 "${g:+20}" nsplit
         dev 0000:07:00.1 "${g:+20}" nsplit2
+        dev 0000:06:00.3 "${g:+21}" nvirt
+        # a virtio NIC: its interface hangs off the virtio device (ADDR/virtio0/net/NAME)
+        mkdir -p "$ROOT/sys/bus/pci/devices/0000:06:00.3/virtio0"
+        mv "$ROOT/sys/bus/pci/devices/0000:06:00.3/net" "$ROOT/sys/bus/pci/devices/0000:06:00.3/virtio0/"
         [ -n "$HAVE_VLAN" ] && dev 0000:05:00.2 "${g:+19}" nvl
         return 0
 }
@@ -114,6 +119,7 @@ fi
 refused "default route (management connection)" 0000:06:00.0 "nmgmt carries the default route"
 refused "[Safety] ManagementInterfaces=" 0000:06:00.1 "ncfgm is a management interface"
 refused "route without address" 0000:06:00.2 "nroute has route 10.99.0.0/16"
+refused "virtio NIC (interface under virtio0/net)" 0000:06:00.3 "nvirt has address 10.55.0.1/24"
 refused "split IOMMU group" 0000:07:00.0 "IOMMU group 20 also contains 0000:07:00.1 (on e1000)"
 refused "unknown device" "0000:03:00.0 0000:99:00.0" "0000:99:00.0: no such PCI device"
 refused "one bad device refuses all" "0000:03:00.0 0000:04:00.0" "0000:04:00.0 (nv4)"
