@@ -1159,18 +1159,38 @@ static void sleep_ms(unsigned ms) {
         (void) nanosleep(&ts, NULL);
 }
 
+
+/* "systemctl is-system-running" inside the host. (Its private bus socket, reached through
+ * /proc/PID/root, refuses a peer from outside its PID namespace.) */
+static int host_system_state(pid_t leader, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        int r;
+
+        r = host_run(leader, &out, "systemctl", "is-system-running", NULL);
+        if (r < 0)
+                return r;
+        if (!out)
+                return -ENODATA;
+        strstrip(out);
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* Cheapest checks first: the sshd probe is a connect() from this process, so the hosts boot
+ * without a stream of nsenter/systemctl processes competing for the CPU; systemd's state and
+ * libvirtd are asked once sshd answers (it starts late in the boot). */
 typedef enum HostReady {
         HOST_BOOTING,    /* no PID 1 yet */
-        HOST_SYSTEMD,    /* systemd up, still starting */
-        HOST_SSHD,       /* system running, waiting for sshd */
-        HOST_LIBVIRTD,   /* sshd answers, waiting for libvirtd */
+        HOST_SSHD,       /* systemd up, waiting for sshd on the lab address */
+        HOST_SYSTEMD,    /* sshd answers, waiting for systemd to finish starting up */
+        HOST_LIBVIRTD,   /* system running, waiting for libvirtd */
         HOST_READY,
 } HostReady;
 
 static const char *const host_ready_what[] = {
         [HOST_BOOTING] = "the container's systemd to start",
-        [HOST_SYSTEMD] = "systemd to finish starting up",
         [HOST_SSHD] = "sshd to answer on the lab address",
+        [HOST_SYSTEMD] = "systemd to finish starting up",
         [HOST_LIBVIRTD] = "libvirtd to answer",
         [HOST_READY] = "nothing",
 };
@@ -1188,18 +1208,17 @@ static int host_poll_ready(const Lab *l, const LabHost *h, HostReady state, cons
                 return HOST_BOOTING;
         switch (state) {
         case HOST_BOOTING:
+        case HOST_SSHD:
+                return netns_tcp_probe(ctl_ns, h->address, 22, 1000) >= 0 ? HOST_SYSTEMD : HOST_SSHD;
         case HOST_SYSTEMD:
-                r = host_run(leader, &out, "systemctl", "is-system-running", NULL);
+                r = host_system_state(leader, &out);
                 if (r < 0 || !out)
                         return HOST_SYSTEMD;
-                strstrip(out);
                 if (streq(out, "running") || streq(out, "degraded"))
-                        return HOST_SSHD;
+                        return HOST_LIBVIRTD;
                 if (streq(out, "maintenance") || streq(out, "stopping") || streq(out, "offline"))
                         return -EHOSTDOWN;
                 return HOST_SYSTEMD;
-        case HOST_SSHD:
-                return netns_tcp_probe(ctl_ns, h->address, 22, 1000) >= 0 ? HOST_LIBVIRTD : HOST_SSHD;
         case HOST_LIBVIRTD:
                 r = host_run(leader, NULL, "virsh", "-q", "-c", "qemu:///system", "version", NULL);
                 return r == 0 ? HOST_READY : HOST_LIBVIRTD;
@@ -1698,8 +1717,8 @@ static int lab_status_one(const char *name, json_object *out) {
                 json_object *jh = json_object_new_object();
                 pid_t leader = l->backend == LAB_BACKEND_CONTAINER ? host_leader(h) : 0;
 
-                if (leader > 0 && host_run(leader, &state, "systemctl", "is-system-running", NULL) >= 0 && state)
-                        strstrip(state);
+                if (leader > 0 && host_system_state(leader, &state) >= 0 && state)
+                        ;
                 else {
                         free(state);
                         state = strdup(l->backend != LAB_BACKEND_CONTAINER ? "unknown" :
