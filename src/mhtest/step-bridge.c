@@ -54,74 +54,69 @@ static void plans_done(Plans *plans) {
         *plans = (Plans) {};
 }
 
-static json_object *jget(json_object *o, const char *key) {
-        json_object *v;
-        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
 static json_object *state_bridge(json_object *st, const char *name) {
-        json_object *a = jget(st, "bridges");
+        json_object *a = state_get(st, "bridges");
 
         for (size_t i = 0; a && i < json_object_array_length(a); i++) {
                 json_object *b = json_object_array_get_idx(a, i);
-                if (streq_ptr(json_object_get_string(jget(b, "name")), name))
+                if (streq_ptr(json_object_get_string(state_get(b, "name")), name))
                         return b;
         }
         return NULL;
 }
 
 static json_object *state_port(json_object *b, const char *name) {
-        json_object *a = jget(b, "ports");
+        json_object *a = state_get(b, "ports");
 
         for (size_t i = 0; a && i < json_object_array_length(a); i++) {
                 json_object *p = json_object_array_get_idx(a, i);
-                if (streq_ptr(json_object_get_string(jget(p, "name")), name))
+                if (streq_ptr(json_object_get_string(state_get(p, "name")), name))
                         return p;
         }
         return NULL;
 }
 
-static void changes_add(json_object *st, const char *fmt, ...) _printf_(2, 3);
-static void changes_add(json_object *st, const char *fmt, ...) {
-        json_object *changes = jget(st, "changes");
-        char *s = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s)
-                return;
-        if (!changes) {
-                changes = json_object_new_array();
-                json_object_object_add(st, "changes", changes);
-        }
-        json_object_array_add(changes, json_object_new_string(s));
-        free(s);
-}
-
 static bool is_ours(json_object *sb, const NetLink *l) {
         int64_t idx;
 
-        if (!sb || !json_object_get_boolean(jget(sb, "created")))
+        if (!sb || !json_object_get_boolean(state_get(sb, "created")))
                 return false;
         /* ifindex 0: apply stopped between recording and creating; the name is all we know */
-        idx = json_object_get_int64(jget(sb, "ifindex"));
+        idx = json_object_get_int64(state_get(sb, "ifindex"));
         return idx == 0 || idx == l->ifindex;
+}
+
+/* A bridge whose MAC was not set by its admin takes the lowest MAC of its ports, and keeps the
+ * last one when its last port leaves: a foreign bridge gets its recorded MAC back. One that
+ * had none (all zero: a bridge that never had a port) cannot get that back. */
+static void restore_mac(struct nl_sock *sk, const NetLink *br, const char *recorded) {
+        uint8_t mac[6];
+        static const uint8_t zero[6] = {};
+        int r;
+
+        if (!recorded || mac_address_parse(recorded, mac) < 0 || !br->has_mac || memcmp(br->mac, mac, 6) == 0)
+                return;
+        if (memcmp(mac, zero, 6) == 0) {
+                log_warning("%s keeps the MAC address the kernel gave it when its first port joined: it had "
+                            "none before, and a bridge's address cannot be cleared.", br->name);
+                return;
+        }
+        r = net_link_set_mac(sk, br->ifindex, mac);
+        if (r < 0)
+                log_warning_errno(r, "Failed to give %s its MAC address %s back, ignoring: %m", br->name, recorded);
 }
 
 /* Put ports back to their recorded masters and admin states, remove what mhtest added, delete
  * the bridges it created. Everything is read back; returns < 0 if something did not come back. */
 static int bridges_restore(struct nl_sock *sk, json_object *st) {
-        json_object *bridges = jget(st, "bridges");
+        json_object *bridges = state_get(st, "bridges");
         int ret = 0, r;
 
         for (size_t i = bridges ? json_object_array_length(bridges) : 0; i-- > 0;) {
-                json_object *b = json_object_array_get_idx(bridges, i), *ports = jget(b, "ports"),
-                            *addrs = jget(b, "addresses");
-                const char *name = json_object_get_string(jget(b, "name"));
-                bool created = json_object_get_boolean(jget(b, "created"));
+                json_object *b = json_object_array_get_idx(bridges, i), *ports = state_get(b, "ports"),
+                            *addrs = state_get(b, "addresses");
+                const char *name = json_object_get_string(state_get(b, "name"));
+                bool created = json_object_get_boolean(state_get(b, "created"));
                 NetLink br = {};
                 bool br_exists;
 
@@ -132,9 +127,9 @@ static int bridges_restore(struct nl_sock *sk, json_object *st) {
 
                 for (size_t k = ports ? json_object_array_length(ports) : 0; k-- > 0;) {
                         json_object *p = json_object_array_get_idx(ports, k);
-                        const char *pname = json_object_get_string(jget(p, "name")),
-                                   *prev = json_object_get_string(jget(p, "master"));
-                        bool up = json_object_get_boolean(jget(p, "up"));
+                        const char *pname = json_object_get_string(state_get(p, "name")),
+                                   *prev = json_object_get_string(state_get(p, "master"));
+                        bool up = json_object_get_boolean(state_get(p, "up"));
                         NetLink pl = {}, ml = {};
                         int want = 0;
 
@@ -175,6 +170,14 @@ static int bridges_restore(struct nl_sock *sk, json_object *st) {
                         }
                 }
 
+                if (br_exists) {
+                        /* once the ports left, the kernel may have recomputed the bridge's MAC */
+                        net_link_done(&br);
+                        r = net_link_get(sk, name, 0, &br);
+                        if (r < 0 && r != -ENODEV)
+                                return log_error_errno(r, "Failed to look up %s: %m", name);
+                        br_exists = r >= 0;
+                }
                 if (br_exists && created && is_ours(b, &br) && streq_ptr(br.kind, "bridge")) {
                         r = net_link_delete(sk, br.ifindex);
                         if (r < 0 && r != -ENODEV)
@@ -189,7 +192,8 @@ static int bridges_restore(struct nl_sock *sk, json_object *st) {
                                 if (r < 0)
                                         ret = log_error_errno(r, "Failed to remove %s from %s: %m", a, name);
                         }
-                        if (!json_object_get_boolean(jget(b, "was_up")) && (br.flags & IFF_UP)) {
+                        restore_mac(sk, &br, json_object_get_string(state_get(b, "mac")));
+                        if (!json_object_get_boolean(state_get(b, "was_up")) && (br.flags & IFF_UP)) {
                                 r = net_link_set_up(sk, br.ifindex, false);
                                 if (r < 0)
                                         ret = log_error_errno(r, "Failed to set %s down: %m", name);
@@ -376,7 +380,7 @@ static int plan_bridge(struct nl_sock *sk, StepContext *ctx, json_object *st, Br
 /* Record (once: what was there before mhtest's first apply wins) what revert needs. */
 static int record_bridge(struct nl_sock *sk, json_object *st, BridgePlan *p, bool *changed) {
         const char *name = p->spec.name;
-        json_object *bridges = jget(st, "bridges"), *b = state_bridge(st, name), *ports, *addrs;
+        json_object *bridges = state_get(st, "bridges"), *b = state_bridge(st, name), *ports, *addrs;
         bool exists = p->link.ifindex > 0;
 
         if (!bridges) {
@@ -389,11 +393,17 @@ static int record_bridge(struct nl_sock *sk, json_object *st, BridgePlan *p, boo
                 json_object_object_add(b, "ifindex", json_object_new_int(exists ? p->link.ifindex : 0));
                 json_object_object_add(b, "created", json_object_new_boolean(!exists));
                 json_object_object_add(b, "was_up", json_object_new_boolean(exists && (p->link.flags & IFF_UP)));
+                if (exists && p->link.has_mac) {
+                        char mac[18];
+                        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->link.mac[0], p->link.mac[1],
+                                 p->link.mac[2], p->link.mac[3], p->link.mac[4], p->link.mac[5]);
+                        json_object_object_add(b, "mac", json_object_new_string(mac));
+                }
                 json_object_object_add(b, "addresses", json_object_new_array());
                 json_object_object_add(b, "ports", json_object_new_array());
                 json_object_array_add(bridges, b);
                 if (exists) {
-                        changes_add(st, "reused bridge %s (not created by mhtest: never deleted)", name);
+                        state_add_change(st, "reused bridge %s (not created by mhtest: never deleted)", name);
                         if (!(p->link.flags & IFF_UP))
                                 *changed = true;
                 }
@@ -403,31 +413,31 @@ static int record_bridge(struct nl_sock *sk, json_object *st, BridgePlan *p, boo
                 json_object_object_add(b, "created", json_object_new_boolean(true));
         }
         if (!exists) {
-                changes_add(st, "created bridge %s (STP %s, forward delay %u.%02us, VLAN filtering %s%s)", name,
+                state_add_change(st, "created bridge %s (STP %s, forward delay %u.%02us, VLAN filtering %s%s)", name,
                             p->spec.stp ? "on" : "off", p->spec.forward_delay_cs / 100, p->spec.forward_delay_cs % 100,
                             p->spec.vlan_filtering ? "on" : "off", p->spec.vlan_filtering ? ", default PVID set" : "");
                 *changed = true;
         } else if (!(p->link.flags & IFF_UP))
                 *changed = true;
         if (p->set_options) {
-                changes_add(st, "changed the options of bridge %s", name);
+                state_add_change(st, "changed the options of bridge %s", name);
                 *changed = true;
         }
         if (p->spec.mtu > 0 && (!exists || p->link.mtu != p->spec.mtu))
                 *changed = true;
 
-        addrs = jget(b, "addresses");
+        addrs = state_get(b, "addresses");
         STRV_FOREACH(a, p->add_addresses) {
                 bool known = false;
                 for (size_t i = 0; i < json_object_array_length(addrs); i++)
                         known = known || streq_ptr(json_object_get_string(json_object_array_get_idx(addrs, i)), *a);
                 if (!known)
                         json_object_array_add(addrs, json_object_new_string(*a));
-                changes_add(st, "added address %s to %s", *a, name);
+                state_add_change(st, "added address %s to %s", *a, name);
                 *changed = true;
         }
 
-        ports = jget(b, "ports");
+        ports = state_get(b, "ports");
         for (size_t i = 0; i < p->n_ports; i++) {
                 PortPlan *pp = &p->ports[i];
                 _cleanup_(net_link_done) NetLink m = {};
@@ -445,11 +455,11 @@ static int record_bridge(struct nl_sock *sk, json_object *st, BridgePlan *p, boo
                         json_object_array_add(ports, o);
                 }
                 if (pp->enslave)
-                        changes_add(st, "enslaved %s to %s (was: %s%s, %s)", pp->name, name,
+                        state_add_change(st, "enslaved %s to %s (was: %s%s, %s)", pp->name, name,
                                     m.name ? "port of " : "no master", strempty(m.name),
                                     pp->link.flags & IFF_UP ? "up" : "down");
                 else
-                        changes_add(st, "brought port %s of %s up", pp->name, name);
+                        state_add_change(st, "brought port %s of %s up", pp->name, name);
         }
         return 0;
 }

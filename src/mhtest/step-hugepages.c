@@ -100,38 +100,8 @@ static int state_add_pool(json_object *st, const char *root, uint64_t page_size,
 }
 
 static int64_t obj_int(json_object *o, const char *key, int64_t def) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : def;
-}
-
-static bool obj_bool(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-static const char *obj_str(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
-static void changes_add(json_object *st, const char *fmt, ...) _printf_(2, 3);
-static void changes_add(json_object *st, const char *fmt, ...) {
-        json_object *changes;
-        char *s = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s)
-                return;
-        if (!json_object_object_get_ex(st, "changes", &changes)) {
-                changes = json_object_new_array();
-                json_object_object_add(st, "changes", changes);
-        }
-        json_object_array_add(changes, json_object_new_string(s));
-        free(s);
+        json_object *v = state_get(o, key);
+        return v ? json_object_get_int64(v) : def;
 }
 
 /* Write the recorded counts back: shrinking pools first, so the pages they free are there for
@@ -193,12 +163,12 @@ static int mount_restore(const char *root, json_object *st) {
         bool mounted;
         int r;
 
-        if (!json_object_object_get_ex(st, "mount", &m) || !(where = obj_str(m, "path")))
+        if (!json_object_object_get_ex(st, "mount", &m) || !(where = json_object_get_string(state_get(m, "path"))))
                 return 0;
         path = path_prefix_root(root, where);
         if (!path)
                 return log_oom();
-        if (obj_bool(m, "mounted")) {
+        if (json_object_get_boolean(state_get(m, "mounted"))) {
                 r = hugetlbfs_probe(path, &mounted, &ps);
                 if (r < 0 && r != -ENOENT)
                         return log_error_errno(r, "Failed to inspect %s: %m", path);
@@ -210,7 +180,7 @@ static int mount_restore(const char *root, json_object *st) {
                 } else if (r >= 0 && mounted)
                         log_warning("%s is no longer the hugetlbfs mhtest mounted, leaving it alone.", path);
         }
-        if (obj_bool(m, "created_dir") && rmdir(path) < 0 && errno != ENOENT)
+        if (json_object_get_boolean(state_get(m, "created_dir")) && rmdir(path) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "Failed to remove %s, ignoring: %m", path);
         return 0;
 }
@@ -261,6 +231,7 @@ static int hugepages_apply(StepContext *ctx) {
         size_t n_targets = 0, n_nodes = 0;
         uint64_t mount_ps = 0, avail, need = 0, released = 0, floor = floor_bytes(ctx), mounted_ps = 0;
         bool had_state, do_mount = false, mounted = false, changed = false;
+        json_object *m_old = NULL;
         int r;
 
         if (!h || strv_length(h->pages) == 0) {
@@ -383,11 +354,16 @@ static int hugepages_apply(StepContext *ctx) {
                         return log_event(LOG_ERR, r, MHTEST_MESSAGE_STEP_FAILED, NULL,
                                          "Failed to read the hugepage pools: %m");
                 if (targets[i].current != targets[i].count) {
-                        changes_add(st, "%s: %" PRIu64 " -> %" PRIu64, strnull(what), targets[i].current,
+                        state_add_change(st, "%s: %" PRIu64 " -> %" PRIu64, strnull(what), targets[i].current,
                                     targets[i].count);
                         changed = true;
                 }
         }
+        if (h->mount_point && json_object_object_get_ex(st, "mount", &m_old) &&
+            !streq_ptr(json_object_get_string(state_get(m_old, "path")), h->mount_point))
+                return log_event(LOG_ERR, -EBUSY, MHTEST_MESSAGE_STEP_REFUSED, NULL,
+                                 "[HugePages] MountPoint=%s: the job was applied with MountPoint=%s; revert it "
+                                 "first.", h->mount_point, strnull(json_object_get_string(state_get(m_old, "path"))));
         if (do_mount) {
                 json_object *m;
                 _cleanup_free_ char *ps = size_str(mount_ps);
@@ -400,7 +376,7 @@ static int hugepages_apply(StepContext *ctx) {
                 }
                 json_object_object_add(m, "page_size", json_object_new_int64((int64_t) mount_ps));
                 json_object_object_add(m, "mounted", json_object_new_boolean(true));
-                changes_add(st, "mounted hugetlbfs pagesize=%s at %s", strnull(ps), h->mount_point);
+                state_add_change(st, "mounted hugetlbfs pagesize=%s at %s", strnull(ps), h->mount_point);
                 changed = true;
         } else if (h->mount_point && !json_object_object_get_ex(st, "mount", NULL)) {
                 /* reused as it was: nothing to undo, but status tells */
@@ -409,7 +385,7 @@ static int hugepages_apply(StepContext *ctx) {
                 json_object_object_add(m, "page_size", json_object_new_int64((int64_t) mount_ps));
                 json_object_object_add(m, "mounted", json_object_new_boolean(false));
                 json_object_object_add(st, "mount", m);
-                changes_add(st, "reused the hugetlbfs already mounted at %s", h->mount_point);
+                state_add_change(st, "reused the hugetlbfs already mounted at %s", h->mount_point);
         }
 
         if (!changed && had_state) {

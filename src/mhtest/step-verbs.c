@@ -5,6 +5,7 @@
 #include "mhtest.h"
 #include "state.h"
 #include "steps.h"
+#include "storage-status.h"
 #include "strv.h"
 
 static int run_step(const char *step_name, const char *job_name, bool apply) {
@@ -93,6 +94,11 @@ static int status_job(Config *c, const char *name, json_object *out) {
                                 printf("             %s\n",
                                        json_object_get_string(json_object_array_get_idx(changes, k)));
                 }
+        }
+        r = storage_status(arg_root, j, jo, !arg_json);
+        if (r < 0) {
+                json_object_put(jo);
+                return r;
         }
         if (j->testpmd && (r = testpmd_status(name, jo)) < 0) {
                 json_object_put(jo);

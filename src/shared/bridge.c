@@ -301,6 +301,14 @@ int net_link_set_mtu(struct nl_sock *sk, int ifindex, unsigned mtu) {
         return request_ack(sk, m);
 }
 
+int net_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6]) {
+        _cleanup_(nlmsg_freep) struct nl_msg *m = link_msg(RTM_NEWLINK, 0, ifindex, 0, 0);
+
+        if (!m || nla_put(m, IFLA_ADDRESS, 6, mac) < 0)
+                return -ENOMEM;
+        return request_ack(sk, m);
+}
+
 static int addr_parse(const char *cidr, struct nl_addr **ret) {
         int r = nl_addr_parse(cidr, AF_UNSPEC, ret);
         if (r < 0)

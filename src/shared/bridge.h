@@ -61,6 +61,7 @@ int net_link_delete(struct nl_sock *sk, int ifindex);
 int net_link_set_master(struct nl_sock *sk, int ifindex, int master);
 int net_link_set_up(struct nl_sock *sk, int ifindex, bool up);
 int net_link_set_mtu(struct nl_sock *sk, int ifindex, unsigned mtu);
+int net_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6]);
 
 /* Addresses as "10.0.0.1/24" or "fd00::1/64". */
 int net_address_has(struct nl_sock *sk, int ifindex, const char *cidr);

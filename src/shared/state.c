@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
 #include <sys/stat.h>
 #include "fileio.h"
 #include "path-util.h"
@@ -81,4 +82,29 @@ bool state_get_bool(json_object *o, const char *key) {
 
 json_object *state_new_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
+}
+
+void state_add_change(json_object *state, const char *format, ...) {
+        json_object *changes = state_get(state, "changes");
+        char *s = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (!s)
+                return;
+        if (!changes) {
+                changes = json_object_new_array();
+                json_object_object_add(state, "changes", changes);
+        }
+        json_object_array_add(changes, json_object_new_string(s));
+        free(s);
+}
+
+json_object *state_get(json_object *o, const char *key) {
+        json_object *v;
+
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
 }

@@ -20,3 +20,9 @@ int state_remove(const char *root, const char *job, const char *step);
 const char *state_get_string(json_object *o, const char *key);
 bool state_get_bool(json_object *o, const char *key);
 json_object *state_new_string_or_null(const char *s);
+
+/* Every state file carries a "changes" list of what the step did, for "mhtest status": append
+ * one line to it. */
+void state_add_change(json_object *state, const char *format, ...) _printf_(2, 3);
+/* A member of a state object (any type), NULL if it is absent (or o is NULL). */
+json_object *state_get(json_object *o, const char *key);
