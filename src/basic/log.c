@@ -38,6 +38,17 @@ int log_level_from_string(const char *s) {
         return -EINVAL;
 }
 
+int log_set_max_level_from_option(const char *arg) {
+        int l = log_level_from_string(arg);
+
+        if (l < 0) {
+                log_error("Invalid --log-level=%s (expected debug, info, notice, warning, err).", arg);
+                return -EINVAL;
+        }
+        log_set_max_level(l);
+        return 0;
+}
+
 void log_set_target(LogTarget t) {
         target = t;
 }

@@ -30,6 +30,8 @@ typedef int (*LogJournalSink)(int level, int error, const char *message_id, cons
 void log_set_max_level(int level);
 int log_get_max_level(void);
 int log_level_from_string(const char *s);
+/* --log-level=LEVEL of every tool: sets the level, or logs what was expected and returns < 0. */
+int log_set_max_level_from_option(const char *arg);
 void log_set_target(LogTarget target);
 LogTarget log_get_effective_target(void);
 void log_set_journal_sink(LogJournalSink sink);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include "config.h"
+#include "config-log.h"
 #include "coord.h"
 #include "fileio.h"
 #include "journal.h"
@@ -146,12 +147,8 @@ int main(int argc, char *argv[]) {
                         arg_root = optarg;
                         break;
                 case ARG_LOG_LEVEL:
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                log_error("Invalid --log-level=%s.", optarg);
+                        if (log_set_max_level_from_option(optarg) < 0)
                                 return 2;
-                        }
-                        log_set_max_level(r);
                         break;
                 case ARG_JSON:
                         arg_json_file = optarg;
@@ -198,13 +195,8 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         if (d.n_errors > 0 || c->diagnostics.n_errors > 0) {
-                ConfigDiagnostics *all[] = { &c->diagnostics, &d };
-                for (size_t k = 0; k < ELEMENTSOF(all); k++)
-                        for (size_t i = 0; i < all[k]->n_errors; i++) {
-                                _cleanup_free_ char *m = NULL;
-                                if (config_error_format(&all[k]->errors[i], &m) >= 0)
-                                        log_error("%s", m);
-                        }
+                (void) config_diagnostics_log(&c->diagnostics);
+                (void) config_diagnostics_log(&d);
                 log_error("Job \"%s\" is not valid; nothing was done.", job);
                 return 1;
         }

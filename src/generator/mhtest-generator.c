@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include "config.h"
+#include "config-log.h"
 #include "fileio.h"
 #include "journal.h"
 #include "mhtest-build.h"
@@ -123,13 +124,8 @@ static int generate_job(Config *c, const char *name) {
         if (r < 0 && r != -EINVAL)
                 return log_error_errno(r, "Failed to load job %s: %m", name);
         if (d.n_errors > 0 || c->diagnostics.n_errors > 0) {
-                ConfigDiagnostics *all[] = { &c->diagnostics, &d };
-                for (size_t k = 0; k < ELEMENTSOF(all); k++)
-                        for (size_t i = 0; i < all[k]->n_errors; i++) {
-                                _cleanup_free_ char *m = NULL;
-                                if (config_error_format(&all[k]->errors[i], &m) >= 0)
-                                        log_event(LOG_ERR, 0, MHTEST_MESSAGE_CONFIG_INVALID, NULL, "%s", m);
-                        }
+                (void) config_diagnostics_log(&c->diagnostics);
+                (void) config_diagnostics_log(&d);
                 log_event(LOG_ERR, EINVAL, MHTEST_MESSAGE_CONFIG_INVALID, NULL,
                           "Job %s does not validate; no units generated for it.", name);
                 return 0;
@@ -263,12 +259,8 @@ int main(int argc, char *argv[]) {
                         arg_root = optarg;
                         break;
                 case ARG_LOG_LEVEL:
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                log_error("Invalid --log-level=%s.", optarg);
+                        if (log_set_max_level_from_option(optarg) < 0)
                                 return 2;
-                        }
-                        log_set_max_level(r);
                         break;
                 default:
                         return 2;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
 #include "config.h"
+#include "config-log.h"
 #include "journal.h"
 #include "mhtest-build.h"
 #include "log.h"
@@ -90,11 +91,7 @@ int load_config(Config **ret) {
 }
 
 void print_diagnostics(const ConfigDiagnostics *d) {
-        for (size_t i = 0; i < d->n_errors; i++) {
-                _cleanup_free_ char *s = NULL;
-                if (config_error_format(&d->errors[i], &s) >= 0)
-                        log_event(LOG_ERR, 0, MHTEST_MESSAGE_CONFIG_INVALID, NULL, "%s", s);
-        }
+        (void) config_diagnostics_log(d);
 }
 
 int load_job(Config *c, const char *name, JobConfig **ret) {
@@ -161,12 +158,8 @@ int main(int argc, char *argv[]) {
                         arg_root = optarg;
                         break;
                 case ARG_LOG_LEVEL:
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                log_error("Invalid --log-level=%s (expected debug, info, notice, warning, err).", optarg);
+                        if (log_set_max_level_from_option(optarg) < 0)
                                 return 2;
-                        }
-                        log_set_max_level(r);
                         break;
                 case ARG_JSON:
                         arg_json = true;
