@@ -34,7 +34,7 @@ fail_step() {
 }
 
 # Suites of a configured build, from meson's introspection (not a hard-coded list: a suite
-# someone adds is run too).
+# someone adds is run too), in the order unit, install, integration, system, vm, others.
 list_suites() {
         meson introspect --tests "$1" | python3 -c '
 import json, sys
@@ -44,6 +44,9 @@ for t in json.load(sys.stdin):
         s = s.split(":", 1)[-1]
         if s not in seen:
             seen.append(s)
+# cheap and broad first, the expensive tiers last
+order = ["unit", "install", "integration", "system", "vm"]
+seen.sort(key=lambda s: (order.index(s) if s in order else len(order), s))
 print("\n".join(seen))'
 }
 
