@@ -196,3 +196,16 @@ int strv_split_quoted(const char *s, char ***ret) {
         *ret = TAKE_PTR(l);
         return 0;
 }
+
+int strv_extendf(char ***l, const char *format, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_consume(l, s);
+}

@@ -13,6 +13,8 @@ size_t strv_length(char * const *l);
 bool strv_contains(char * const *l, const char *s);
 int strv_extend(char ***l, const char *value);
 int strv_consume(char ***l, char *value);
+/* Append a formatted string. */
+int strv_extendf(char ***l, const char *format, ...) _printf_(2, 3);
 int strv_extend_strv(char ***a, char * const *b);
 char **strv_copy(char * const *l);
 char **strv_new_ap(const char *x, va_list ap);

@@ -39,20 +39,6 @@ static json_object *state_device(json_object *st, const char *addr) {
         return NULL;
 }
 
-static int strv_extendf_reason(char ***l, const char *fmt, ...) _printf_(2, 3);
-static int strv_extendf_reason(char ***l, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_consume(l, s);
-}
-
 /* Everything that must hold before a device may leave its driver. Reasons go to *reasons;
  * "mhtest check" runs the same. */
 int vfio_check_devices(StepContext *ctx, bool iommu, char ***reasons) {
@@ -66,7 +52,7 @@ int vfio_check_devices(StepContext *ctx, bool iommu, char ***reasons) {
                 _cleanup_strv_free_ char **netdevs = NULL, **members = NULL;
 
                 if (!pci_device_exists(ctx->root, *dev)) {
-                        if (strv_extendf_reason(reasons, "%s: no such PCI device", *dev) < 0)
+                        if (strv_extendf(reasons, "%s: no such PCI device", *dev) < 0)
                                 return -ENOMEM;
                         continue;
                 }
@@ -77,7 +63,7 @@ int vfio_check_devices(StepContext *ctx, bool iommu, char ***reasons) {
                 r = pci_device_iommu_group(ctx->root, *dev, &group);
                 if (r < 0 && r != -ENOENT)
                         return log_error_errno(r, "Failed to read the IOMMU group of %s: %m", *dev);
-                if (r == -ENOENT && iommu && strv_extendf_reason(reasons, "%s: not in any IOMMU group", *dev) < 0)
+                if (r == -ENOENT && iommu && strv_extendf(reasons, "%s: not in any IOMMU group", *dev) < 0)
                         return -ENOMEM;
                 if (group && !strv_contains(groups_seen, group)) {
                         _cleanup_strv_free_ char **blocking = NULL;
@@ -95,12 +81,12 @@ int vfio_check_devices(StepContext *ctx, bool iommu, char ***reasons) {
                                 if (pci_device_driver(ctx->root, *m, &md) < 0)
                                         return -EIO;
                                 if (!group_member_viable(md) &&
-                                    strv_extendf_reason(&blocking, "%s (on %s)", *m, md) < 0)
+                                    strv_extendf(&blocking, "%s (on %s)", *m, md) < 0)
                                         return -ENOMEM;
                         }
                         if (blocking) {
                                 _cleanup_free_ char *names = strv_join(blocking, ", ");
-                                if (!names || strv_extendf_reason(reasons,
+                                if (!names || strv_extendf(reasons,
                                                                   "%s: IOMMU group %s also contains %s, which is neither listed in [VFIO] Devices= nor on vfio-pci; binding would split the group",
                                                                   *dev, group, names) < 0)
                                         return -ENOMEM;
@@ -117,13 +103,13 @@ int vfio_check_devices(StepContext *ctx, bool iommu, char ***reasons) {
 
                         r = netdev_usage(*n, mgmt, &why);
                         if (r == -ENODEV)
-                                r = strv_extendf_reason(reasons,
+                                r = strv_extendf(reasons,
                                                         "%s: its interface %s is not visible in this network namespace, so mhtest cannot verify it carries nothing",
                                                         *dev, *n);
                         else if (r < 0)
                                 return log_error_errno(r, "Failed to read the addresses and routes of %s over netlink: %m", *n);
                         else if (r > 0)
-                                r = strv_extendf_reason(reasons, "%s (%s): %s", *dev, *n, why);
+                                r = strv_extendf(reasons, "%s (%s): %s", *dev, *n, why);
                         if (r < 0)
                                 return -ENOMEM;
                 }

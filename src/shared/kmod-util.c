@@ -83,6 +83,21 @@ static int module_lookup(struct kmod_ctx *ctx, const char *name, struct kmod_mod
         return *ret ? 0 : -ENOENT;
 }
 
+/* A context for root and the module a name (or alias) resolves to. */
+static int module_open(const char *root, const char *name, struct kmod_ctx **ret_ctx, struct kmod_module **ret_mod) {
+        _cleanup_(kmod_unrefp) struct kmod_ctx *ctx = NULL;
+        int r;
+
+        r = module_context_new(root, &ctx);
+        if (r < 0)
+                return r;
+        r = module_lookup(ctx, name, ret_mod);
+        if (r < 0)
+                return r;
+        *ret_ctx = TAKE_PTR(ctx);
+        return 0;
+}
+
 int module_available(const char *root, const char *name) {
         _cleanup_(kmod_unrefp) struct kmod_ctx *ctx = NULL;
         _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
@@ -91,10 +106,7 @@ int module_available(const char *root, const char *name) {
 
         if (module_state(root, name, &st) >= 0 && st != MODULE_NOT_LOADED)
                 return 1;
-        r = module_context_new(root, &ctx);
-        if (r < 0)
-                return r;
-        r = module_lookup(ctx, name, &mod);
+        r = module_open(root, name, &ctx, &mod);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -195,10 +207,7 @@ int module_load(const char *root, const char *name, const char *options) {
         _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
         int r;
 
-        r = module_context_new(root, &ctx);
-        if (r < 0)
-                return r;
-        r = module_lookup(ctx, name, &mod);
+        r = module_open(root, name, &ctx, &mod);
         if (r < 0)
                 return r;
         /* No install commands: they are shell strings, and mhtest never runs a shell. */
@@ -248,10 +257,7 @@ int module_load_plan(const char *root, const char *name, char ***ret) {
 
         if (!l)
                 return -ENOMEM;
-        r = module_context_new(root, &ctx);
-        if (r < 0)
-                return r;
-        r = module_lookup(ctx, name, &mod);
+        r = module_open(root, name, &ctx, &mod);
         if (r < 0)
                 return r;
         r = plan_walk(root, mod, &l, 0);
