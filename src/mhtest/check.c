@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include "config.h"
 #include "cpu-util.h"
 #include "fileio.h"
@@ -360,6 +363,82 @@ static void check_programs(Checks *c) {
                               "install dpdk-dev (Debian ships dpdk-testpmd there) or set [Testpmd] Binary=");
 }
 
+/* ---- connectivity ---- */
+
+/* A TCP connection to host:port within timeout_ms (the other hosts' sshd: what the coordinator
+ * and libvirt's qemu+ssh:// use). 0 reachable, negative errno otherwise. */
+static int tcp_reachable(const char *host, unsigned port, int timeout_ms) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+        char service[16];
+        int r = -EHOSTUNREACH;
+
+        snprintf(service, sizeof(service), "%u", port);
+        if (getaddrinfo(host, service, &hints, &ai) != 0)
+                return -EADDRNOTAVAIL;
+        for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                _cleanup_close_ int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                struct pollfd p;
+                int err = 0;
+                socklen_t len = sizeof(err);
+
+                if (fd < 0) {
+                        r = -errno;
+                        continue;
+                }
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+                        r = 0;
+                        break;
+                }
+                if (errno != EINPROGRESS) {
+                        r = -errno;
+                        continue;
+                }
+                p = (struct pollfd) { .fd = fd, .events = POLLOUT };
+                if (poll(&p, 1, timeout_ms) <= 0) {
+                        r = -ETIMEDOUT;
+                        continue;
+                }
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                        err = errno;
+                if (err == 0) {
+                        r = 0;
+                        break;
+                }
+                r = -err;
+        }
+        freeaddrinfo(ai);
+        return r;
+}
+
+static void check_connectivity(Checks *c) {
+        if (!c->job || !c->job->job)
+                return;
+        STRV_FOREACH(h, c->job->job->hosts) {
+                const HostConfig *hc;
+                const char *addr;
+                unsigned port;
+                int r;
+
+                if (streq_ptr(*h, c->config->host_name))
+                        continue;
+                hc = config_find_host(c->config, *h);
+                if (!hc || !hc->host) {
+                        add(c, "connectivity", CHECK_FAIL, "describe it in hosts.d/HOST.conf ([Host] Address=)",
+                            "host %s of [Job] Hosts= is not described in hosts.d", *h);
+                        continue;
+                }
+                addr = hc->host->address ?: *h;
+                port = hc->host->ssh_port ?: 22;
+                r = tcp_reachable(addr, port, 3000);
+                if (r < 0)
+                        add(c, "connectivity", CHECK_FAIL,
+                            "check the host's Address=/SSHPort= in hosts.d, the network and that sshd runs there",
+                            "%s (%s port %u) not reachable: %s", *h, addr, port, strerror(-r));
+                else
+                        add(c, "connectivity", CHECK_PASS, NULL, "%s reachable (%s port %u)", *h, addr, port);
+        }
+}
+
 /* ---- kernel command line ---- */
 
 /* The CPU list of a kernel argument such as "isolcpus=domain,managed_irq,2-5" (flags skipped). */
@@ -546,6 +625,7 @@ int verb_check(int argc, char *argv[]) {
         check_nic_safety(&c);
         check_hugepages(&c);
         check_programs(&c);
+        check_connectivity(&c);
         check_cmdline(&c);
         return checks_print(&c);
 }

@@ -145,6 +145,30 @@ host amd yes '[Testpmd]\nPorts=null:n0\nBinary=/opt/dpdk/bin/dpdk-testpmd\n'
 check j
 expect_eq "[Testpmd] Binary= missing fails" "$(status program-testpmd)" FAIL
 
+echo "== connectivity to the job's other hosts (TCP to their ssh port)"
+host amd yes '[Job]\nHosts=testhost peer down\n'
+READY=$ROOT/listener.ready
+python3 -c '
+import socket, sys, os
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1])); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    c, _ = s.accept(); c.close()
+' "$READY" &
+LISTENER=$!
+trap 'kill $LISTENER 2>/dev/null; cleanup_root' EXIT
+for i in $(seq 100); do [ -s "$READY" ] && break; sleep 0.1; done
+mkdir -p "$ROOT/etc/mhtest/hosts.d"
+printf '[Host]\nAddress=127.0.0.1\nSSHPort=%s\n' "$(cat "$READY")" >"$ROOT/etc/mhtest/hosts.d/peer.conf"
+printf '[Host]\nAddress=127.0.0.1\nSSHPort=9\n' >"$ROOT/etc/mhtest/hosts.d/down.conf"
+rm "$READY"
+check j
+kill $LISTENER; wait $LISTENER 2>/dev/null
+expect_eq "non-zero" "$([ "$RC" -ne 0 ] && echo yes)" yes
+expect_contains "reachable host passes" "$OUT" "PASS  connectivity       peer reachable (127.0.0.1 port"
+expect_contains "closed port fails" "$OUT" "FAIL  connectivity       down (127.0.0.1 port 9) not reachable: Connection refused"
+expect_eq "this host is not checked" "$(echo "$OUT" | grep -c 'testhost (')" 0
+
 echo "== --json"
 host intel no '[VFIO]\nDevices=0000:03:00.0\n'
 check --json j
