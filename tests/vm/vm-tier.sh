@@ -88,13 +88,14 @@ boot() {
                 cpu=host
         fi
         local append="console=ttyS0 rdinit=/init intel_iommu=on iommu=pt panic=-1 loglevel=4
-                systemd.unit=mhtest-vmtest.target systemd.show_status=1 kvm_amd.nested=0"
+                systemd.unit=mhtest-vmtest.target systemd.show_status=1 kvm_amd.nested=0
+                hugepagesz=1G hugepages=1"
         mkdir -p "$work/out"
         log "booting the L1 ($accel, timeout ${timeout_s}s)"
         start=$SECONDS
         timeout -s TERM "$timeout_s" qemu-system-x86_64 \
                 -nodefaults -no-reboot -display none -serial stdio \
-                -machine q35,accel=$accel -cpu "$cpu" -smp 2 -m 3G \
+                -machine q35,accel=$accel -cpu "$cpu" -smp 2 -m 4G \
                 -device intel-iommu,intremap=on \
                 -netdev hubport,id=mgmt,hubid=1 \
                 -device virtio-net-pci,netdev=mgmt,mac=52:54:00:00:00:10,bus=pcie.0,addr=0x2 \
