@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -84,6 +85,9 @@ typedef struct Supervisor {
 
         int console_fd;
         ConsoleClient clients[CONSOLE_MAX_CLIENTS];
+
+        cpu_set_t *affinity; /* ours before pinning, what testpmd gets (EAL only uses lcores in it) */
+        size_t affinity_size;
 } Supervisor;
 
 static uint64_t now_usec(Supervisor *v) {
@@ -977,6 +981,35 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return sd_event_exit(sd_event_source_get_event(s), status != 0 ? MIN(status, 255) : 1);
 }
 
+#define AFFINITY_CPUS 8192
+
+/* Keep the supervisor (telemetry polling, pty, journal) off the forwarding CPUs. */
+static void pin_supervisor(Supervisor *v) {
+        size_t size = CPU_ALLOC_SIZE(AFFINITY_CPUS);
+        cpu_set_t *hk;
+
+        v->affinity = CPU_ALLOC(AFFINITY_CPUS);
+        if (!v->affinity)
+                return;
+        if (sched_getaffinity(0, size, v->affinity) < 0) {
+                CPU_FREE(v->affinity);
+                v->affinity = NULL;
+                return;
+        }
+        v->affinity_size = size;
+        hk = CPU_ALLOC(AFFINITY_CPUS);
+        if (!hk)
+                return;
+        CPU_ZERO_S(size, hk);
+        for (unsigned c = 0; c < AFFINITY_CPUS; c++)
+                if (CPU_ISSET_S(c, size, v->affinity) && !cpu_set_isset(&v->cores.forward, c) &&
+                    !cpu_set_isset(&v->cores.held, c))
+                        CPU_SET_S(c, size, hk);
+        if (CPU_COUNT_S(size, hk) > 0 && sched_setaffinity(0, size, hk) < 0)
+                log_debug_errno(-errno, "Failed to move off the forwarding CPUs, ignoring: %m");
+        CPU_FREE(hk);
+}
+
 static int spawn_testpmd(Supervisor *v) {
         _cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         struct winsize ws = { .ws_row = 50, .ws_col = 160 };
@@ -1002,6 +1035,8 @@ static int spawn_testpmd(Supervisor *v) {
                 sigemptyset(&ss);
                 sigprocmask(SIG_SETMASK, &ss, NULL);
                 signal(SIGPIPE, SIG_DFL);
+                if (v->affinity)
+                        (void) sched_setaffinity(0, v->affinity_size, v->affinity);
                 /* a session of its own with the pty as controlling terminal, as tmux gave it */
                 if (setsid() < 0)
                         _exit(127);
@@ -1051,6 +1086,8 @@ static void supervisor_done(Supervisor *v) {
         sd_event_source_disable_unref(v->timer);
         sd_event_source_disable_unref(v->watchdog_timer);
         sd_event_unref(v->event);
+        if (v->affinity)
+                CPU_FREE(v->affinity);
         free(v->line);
         free(v->state);
         testpmd_ports_free(v->ports, v->n_ports);
@@ -1106,6 +1143,7 @@ int verb_testpmd(int argc, char *argv[]) {
         r = console_listen(&v);
         if (r < 0)
                 return r;
+        pin_supervisor(&v);
         r = spawn_testpmd(&v);
         if (r < 0)
                 return r;
