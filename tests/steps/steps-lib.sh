@@ -61,3 +61,33 @@ mh() {
         return 0
 }
 MH_PREFIX=(env)
+
+# Checks every step test makes. SNAPSHOT is a command printing the kernel state the step
+# touches (never mhtest's own files).
+check_reapply() { # STEP JOB SNAPSHOT MESSAGE: a second apply exits 0, says so, changes nothing
+        local applied
+        applied=$($3)
+        mh apply "$1" "$2"
+        expect_ok "apply again" $RC
+        expect_contains "apply again says nothing changed" "$OUT" "$4"
+        expect_eq "apply again changed nothing" "$($3)" "$applied"
+}
+check_status() { # STEP JOB CHANGE: status --json says applied and lists CHANGE
+        mh --json status "$2"
+        expect_eq "status: applied" \
+                "$(echo "$OUT" | jq -r --arg s "$1" '.steps[] | select(.step == $s) | .state')" applied
+        expect_contains "status: what changed" \
+                "$(echo "$OUT" | jq -r --arg s "$1" '.steps[] | select(.step == $s) | .changes[]')" "$3"
+}
+check_cycles() { # STEP JOB SNAPSHOT APPLIED: 100 apply/revert cycles, SNAPSHOT compared after each
+        local before i diffs=0 applies=0
+        before=$($3)
+        for i in $(seq 100); do
+                mh apply "$1" "$2"
+                [ "$RC" = 0 ] && $4 && applies=$((applies + 1))
+                mh revert "$1" "$2"
+                [ "$RC" = 0 ] && [ "$($3)" = "$before" ] || { diffs=$((diffs + 1)); echo "cycle $i differs"; }
+        done
+        expect_eq "cycles that applied and read back" $applies 100
+        expect_eq "cycles whose revert left a difference" $diffs 0
+}

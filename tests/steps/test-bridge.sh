@@ -69,15 +69,8 @@ expect_contains "p1 brought up" "$(link p1 .flags)" UP
 expect_eq "p2 enslaved" "$(link p2 .master)" mhbr0
 expect_eq "IPv4 address" "$(has_addr mhbr0 10.9.0.1/24)" true
 expect_eq "IPv6 address" "$(has_addr mhbr0 fd00:9::1/64)" true
-applied=$(snapshot)
-mh apply bridge br
-expect_ok "apply again" $RC
-expect_contains "apply again says nothing changed" "$OUT" "already as configured"
-expect_eq "apply again changed nothing" "$(snapshot)" "$applied"
-mh --json status br
-expect_eq "status: applied" "$(echo "$OUT" | jq -r '.steps[] | select(.step=="bridge") | .state')" applied
-expect_contains "status: what changed" "$(echo "$OUT" | jq -r '.steps[] | select(.step=="bridge") | .changes[]')" \
-        "enslaved p1 to mhbr0 (was: no master, down)"
+check_reapply bridge br snapshot "already as configured"
+check_status bridge br "enslaved p1 to mhbr0 (was: no master, down)"
 mh revert bridge br
 expect_ok "revert" $RC
 expect_eq "revert: bridge gone, p1 down again, p2 still up, no masters" "$(snapshot)" "$before"
@@ -229,15 +222,7 @@ for after in 1 2 3 4 5; do
 done
 
 echo "# 100 apply/revert cycles, kernel state compared after each"
-diffs=0
-applies=0
-for i in $(seq 100); do
-        mh apply bridge br
-        [ "$RC" = 0 ] && [ "$(link p2 .master)" = mhbr0 ] && applies=$((applies + 1))
-        mh revert bridge br
-        [ "$RC" = 0 ] && [ "$(snapshot)" = "$before" ] || { diffs=$((diffs + 1)); echo "cycle $i differs"; }
-done
-expect_eq "cycles that applied and read back" $applies 100
-expect_eq "cycles whose revert left a difference" $diffs 0
+p2_in_mhbr0() { [ "$(link p2 .master)" = mhbr0 ]; }
+check_cycles bridge br snapshot p2_in_mhbr0
 
 finish

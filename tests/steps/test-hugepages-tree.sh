@@ -52,15 +52,8 @@ expect_eq "2M node 1 (512MiB)" "$(pool 2048 1)" 256
 expect_eq "2M global is the sum of the nodes" "$(pool 2048)" 272
 expect_eq "1G node 1" "$(pool 1048576 1)" 2
 expect_eq "1G node 0 untouched" "$(pool 1048576 0)" 0
-applied=$(pools)
-mh apply hugepages hp
-expect_ok "apply again" $RC
-expect_contains "apply again says nothing changed" "$OUT" "already as requested"
-expect_eq "apply again changed nothing" "$(pools)" "$applied"
-mh --json status hp
-expect_eq "status: applied" "$(echo "$OUT" | jq -r '.steps[] | select(.step=="hugepages") | .state')" applied
-expect_contains "status: what changed" "$(echo "$OUT" | jq -r '.steps[] | select(.step=="hugepages") | .changes[]')" \
-        "1G pages on node 1: 0 -> 2"
+check_reapply hugepages hp pools "already as requested"
+check_status hugepages hp "1G pages on node 1: 0 -> 2"
 mh revert hugepages hp
 expect_ok "revert" $RC
 expect_eq "revert restores every pool" "$(pools)" "$before"
