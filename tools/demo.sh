@@ -69,11 +69,14 @@ for h in "${hosts[@]}"; do
         fi
 done
 
+declare -A failed_units
 for h in "${hosts[@]}"; do
         say "$h: mhtest status $JOB"
         run "$M" lab exec "$h" -- mhtest status "$JOB"
         say "$h: the units"
         run "$M" lab exec "$h" -- systemctl list-units --all --no-pager --plain "mhtest*@$JOB.service"
+        failed_units[$h]=$("$M" lab exec "$h" -- systemctl list-units --all --no-legend --plain --state=failed \
+                "mhtest*@$JOB.service" | awk '{print $1}' | tr '\n' ' ')
 done
 
 # let testpmd report its rates once (a TESTPMD_STATS event), up to 20 s
@@ -125,6 +128,6 @@ printf '%s' "$summary"
 rc=0
 for h in "${hosts[@]}"; do
         if [ "${started[$h]}" = 1 ]; then echo "  $h: mhtest@$JOB started and stopped cleanly"
-        else echo "  $h: mhtest@$JOB FAILED to start"; rc=1; fi
+        else echo "  $h: mhtest@$JOB FAILED to start; failed units: ${failed_units[$h]:-none}"; rc=1; fi
 done
 exit $rc

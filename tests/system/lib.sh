@@ -82,18 +82,20 @@ machine_snapshot() {
         done | sort
         echo "## /run"
         find /run/mhtest /run/netns /run/systemd/nspawn /run/mount 2>/dev/null | sort
+        # the machine's hugepage pool: other tests may change it meanwhile, so a difference is
+        # reported but not counted; test-lab proves the hosts write their own counter files
         echo "## hugepages"
-        cat /proc/sys/vm/nr_hugepages
+        echo "nr_hugepages $(cat /proc/sys/vm/nr_hugepages)"
         echo "## root ssh"
-        ls -la /root/.ssh 2>/dev/null | awk '{print $1, $5, $NF}'
+        ls -la /root/.ssh 2>/dev/null | awk 'NR > 1 {print "root-ssh", $1, $5, $NF}'
 }
 
 # Compare two machine snapshots; lines that name another lab (in parallel runs) are reported but
 # not counted against this one.
-compare_snapshots() { # compare_snapshots BEFORE AFTER
-        local d ours others
+compare_snapshots() { # compare_snapshots BEFORE AFTER LABNAME
+        local d ours others name=$3
         d=$(diff "$1" "$2" | grep '^[<>]')
-        ours=$(printf '%s\n' "$d" | grep -E "$LAB|/run/netns\$|/run/systemd/nspawn|/run/mhtest\$|/run/mhtest/lab\$|/run/mhtest/hosts.d\$|^[<>] [0-9]+\$|/root/.ssh" | grep -v '^$')
+        ours=$(printf '%s\n' "$d" | grep -E "$name|/run/netns\$|/run/systemd/nspawn|/run/mhtest\$|/run/mhtest/lab\$|/run/mhtest/hosts.d\$|^[<>] root-ssh" | grep -v '^$')
         others=$(printf '%s\n' "$d" | grep -vxF -- "$ours" | grep -v '^$')
         [ -n "$others" ] && say "note: changed meanwhile by something else (not counted): $(echo "$others" | tr '\n' ';')"
         if [ -n "$ours" ]; then

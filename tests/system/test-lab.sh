@@ -39,7 +39,7 @@ for i in 0 1 2; do
         h=${H[$i]} addr=$(awk -F= '/^Address=/{print $2}' "/run/mhtest/hosts.d/$h.conf")
         listen=$(hx "$h" ss -Hltn | awk '{print $4}' | sort | tr '\n' ' ')
         check_eq "$h listens on its lab address only (ssh, libvirt tcp)" "$addr:16509 $addr:22 " "$listen"
-        check "$h: libvirtd answers" hx "$h" virsh -q -c qemu:///system uri
+        check "$h: libvirtd answers" bash -c "'$MHTEST' lab exec '$h' -- virsh -q -c qemu:///system uri >/dev/null"
         check "$h: mhtest installed from the build tree" hx "$h" test -x /usr/local/bin/mhtest
         check "$h: generator installed" hx "$h" test -x /lib/systemd/system-generators/mhtest-generator
 done
@@ -65,7 +65,7 @@ check_eq "the sysfs write landed in ${H[0]}'s own counter file on the machine si
 check "${H[0]}: the counters are bind mounts, not the kernel's" \
         bash -c "'$MHTEST' lab exec '${H[0]}' -- grep -q ' /proc/sys/vm/nr_hugepages ' /proc/self/mountinfo"
 [ "$(cat /proc/sys/vm/nr_hugepages)" = "$real" ] || say "note: the machine's nr_hugepages changed meanwhile (another test?)"
-check "/proc/sys stays read-only in a host" hx "${H[0]}" sh -c '! echo 1 > /proc/sys/vm/drop_caches 2>/dev/null'
+check "/proc/sys stays read-only in a host" hx "${H[0]}" sh -c '! (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null'
 
 # own cgroup subtree per host; lab exec runs inside it
 for h in "${H[@]}"; do
@@ -79,5 +79,5 @@ check_eq "lab exec passes stdin" "hello" "$(echo hello | hx "${H[0]}" cat)"
 lab_down
 LAB=
 machine_snapshot >"$after"
-check "machine after lab down equals before lab up" compare_snapshots "$before" "$after"
+check "machine after lab down equals before lab up" compare_snapshots "$before" "$after" mhsys3
 finish
