@@ -196,6 +196,12 @@ static int nested_apply(StepContext *ctx) {
                                          "Cannot load %s: not found in the module tree: %m", module);
         }
         if (!need_dropin && !need_load && !need_reload) {
+                if (!nested_on) {
+                        log_event(LOG_INFO, 0, MHTEST_MESSAGE_STEP_UNCHANGED, NULL,
+                                  "%s in place; %s keeps nested=%s until it is loaded again ([Nested] Reload=no); nothing changed.",
+                                  NESTED_DROPIN, module, strna(value));
+                        return 1;
+                }
                 log_event(LOG_INFO, 0, MHTEST_MESSAGE_STEP_UNCHANGED, NULL,
                           "Nested KVM already enabled: %s nested=%s, %s in place; nothing changed.", module,
                           strna(value), NESTED_DROPIN);

@@ -92,6 +92,20 @@ expect_contains "drop-in" "$(dropin)" "nested=1"
 mh revert nested j
 expect_eq "state as before" "$(snapshot)" "$before"
 
+echo "== Reload=no: only the drop-in, the loaded module keeps nested=0 (said so)"
+new_root amd '[Nested]\nEnable=yes\nReload=no\n'
+fake_modprobe kvm_amd nested=0
+before=$(snapshot)
+mh apply nested j
+expect_eq "apply exit" "$RC" 0
+expect_contains "warns" "$OUT" "Reload=no"
+expect_eq "module untouched" "$(nested kvm_amd)" 0
+expect_contains "drop-in" "$(dropin)" "nested=1"
+mh apply nested j
+expect_contains "second apply: nothing changed" "$OUT" "nothing changed"
+mh revert nested j
+expect_eq "as before" "$(snapshot)" "$before"
+
 echo "== no virtualization extensions: auto skips (exit 0), yes refuses"
 new_root none "$JOB_AUTO"
 before=$(snapshot)
