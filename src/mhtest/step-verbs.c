@@ -72,12 +72,13 @@ static int status_job(Config *c, const char *name, json_object *out) {
                 printf("%s (on %s)%s\n", name, c->host_name, d.n_errors > 0 ? " — configuration NOT VALID" : "");
         for (size_t i = 0; steps[i]; i++) {
                 _cleanup_json_ json_object *st = NULL;
-                json_object *js = json_object_new_object(), *changes = NULL;
+                json_object *js, *changes = NULL;
                 bool uses = strv_contains(used, steps[i]->name);
                 const char *state;
 
                 if (!uses && state_load(arg_root, name, steps[i]->name, &st) < 0)
                         continue;
+                js = json_object_new_object();
                 if (!st)
                         (void) state_load(arg_root, name, steps[i]->name, &st);
                 if (st && json_object_object_get_ex(st, "changes", &changes))
