@@ -677,3 +677,27 @@ int lab_vm_down(const char *name) {
         (void) rmdir(LAB_RUN_DIR);
         return r;
 }
+
+int lab_vm_host_state(const char *name, const char *host, pid_t qemu_pid, char **ret) {
+        _cleanup_free_ char *ctl = ns_name(name, "ctl"), *out = NULL;
+        _cleanup_(strv_freep) char **argv = NULL;
+        int r;
+
+        if (!ctl)
+                return -ENOMEM;
+        if (!l1vm_pid_alive(qemu_pid)) {
+                *ret = strdup("down");
+                return *ret ? 0 : -ENOMEM;
+        }
+        r = ssh_argv(name, host, true, STRV_MAKE("systemctl", "is-system-running"), &argv);
+        if (r < 0)
+                return r;
+        r = spawn_in_netns(ctl, argv, &out);
+        /* is-system-running exits non-zero for anything but "running": its output is the state. */
+        if (r < 0 || r == 255 || isempty(out ? strstrip(out) : NULL)) {
+                *ret = strdup("booting");
+                return *ret ? 0 : -ENOMEM;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -56,6 +56,7 @@
 
 #pragma weak lab_vm_up
 #pragma weak lab_vm_down
+#pragma weak lab_vm_host_state
 
 static const char *const lab_backend_table[_LAB_BACKEND_MAX] = {
         [LAB_BACKEND_CONTAINER] = "container",
@@ -1718,6 +1719,9 @@ static int lab_status_one(const char *name, json_object *out) {
                 pid_t leader = l->backend == LAB_BACKEND_CONTAINER ? host_leader(h) : 0;
 
                 if (leader > 0 && host_system_state(leader, &state) >= 0 && state)
+                        ;
+                else if (l->backend == LAB_BACKEND_VM && lab_vm_host_state &&
+                         lab_vm_host_state(l->name, h->name, h->nspawn, &state) >= 0)
                         ;
                 else {
                         free(state);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
 #include "macro.h"
 
 /* "mhtest lab": several hosts on one machine. Two backends share the verbs, the state layout,
@@ -31,3 +32,6 @@ typedef struct LabOptions {
 
 int lab_vm_up(const LabOptions *o);
 int lab_vm_down(const char *name);
+/* A vm lab host's state for "lab status": "down" (QEMU gone), "booting" (no SSH answer yet), or
+ * systemd's state (systemctl is-system-running) over SSH from the controller namespace. */
+int lab_vm_host_state(const char *name, const char *host, pid_t qemu_pid, char **ret);
