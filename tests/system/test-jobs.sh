@@ -86,11 +86,108 @@ stop_all() {
         for i in "${!H[@]}"; do wait "${pids[$i]}"; settle "${H[$i]}" "$1"; done
 }
 
+# Assertions after start / after stop for host number $1 (run_job's locals are visible here).
+assert_started() {
+        local i=$1 h=${H[$1]} s; shift
+        for s in "$@"; do
+                check "$h: generator made mhtest@$job require mhtest-$s@$job" \
+                        bash -c "'$MHTEST' lab exec '$h' -- systemctl show -p Requires --value 'mhtest@$job.service' | grep -qw 'mhtest-$s@$job.service'"
+        done
+        if [ "$expect_ok" = 1 ] && [ "${RC[$i]}" != 0 ]; then
+                hx "$h" journalctl --no-pager -n 30 -o short-precise "MHTEST_JOB=$job"
+        fi
+        if [ "$expect_ok" = 1 ]; then
+                check_eq "$h: systemctl start mhtest@$job succeeds" 0 "${RC[$i]}"
+                check_eq "$h: mhtest@$job active" active "$(unit_state "$h" "mhtest@$job.service")"
+        else
+                check "$h: systemctl start mhtest@$job fails (a step is not implemented)" test "${RC[$i]}" != 0
+        fi
+        for s in "$@"; do
+                if [ "$s" = testpmd ]; then
+                        [ "${impl[$s]}" = 1 ] || continue
+                        [ "$expect_ok" = 1 ] || continue
+                        check_eq "$h: mhtest-testpmd@$job active" active "$(unit_state "$h" "mhtest-testpmd@$job.service")"
+                        check "$h: journal: testpmd ready (MESSAGE_ID)" journal_has "$h" "$job" - "$ID_TESTPMD_READY"
+                        continue
+                fi
+                if [ "${impl[$s]}" = 0 ]; then
+                        say "NOT IMPLEMENTED (asserted explicitly): step $s"
+                        check_eq "$h: mhtest-$s@$job failed" failed "$(unit_state "$h" "mhtest-$s@$job.service")"
+                        check "$h: journal: step $s not implemented (MESSAGE_ID)" \
+                                journal_has "$h" "$job" "$s" "$ID_NOT_IMPLEMENTED"
+                        continue
+                fi
+                [ "$expect_ok" = 1 ] || continue
+                check_eq "$h: mhtest-$s@$job active" active "$(unit_state "$h" "mhtest-$s@$job.service")"
+                check "$h: journal: step $s applied/unchanged/skipped, with MHTEST_HOST and MHTEST_STEP" \
+                        journal_has "$h" "$job" "$s" "$ID_APPLIED" "$ID_UNCHANGED" "$ID_SKIPPED"
+                if journal_has "$h" "$job" "$s" "$ID_APPLIED"; then
+                        check_eq "$h: status --json: $s" applied "$(step_state "$h" "$job" "$s")"
+                fi
+                case $s in
+                hugepages)
+                        check_eq "$h: hugepage counter inside the host" 8 \
+                                "$(hx "$h" cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)"
+                        check_eq "$h: the write landed in the host's own counter file on the machine side" 8 \
+                                "$(cat "/run/mhtest/lab/$LAB/$h/hugepages/kernel-mm/hugepages-2048kB/nr_hugepages")";;
+                bridge)
+                        check "$h: bridge mhsys0 exists in the host" bash -c "'$MHTEST' lab exec '$h' -- ip link show mhsys0 >/dev/null"
+                        check "machine: no bridge mhsys0 here" bash -c '! ip link show mhsys0 >/dev/null 2>&1';;
+                esac
+        done
+}
+
+assert_stopped() {
+        local i=$1 h=${H[$1]} s after; shift
+        check_eq "$h: mhtest@$job inactive after stop" inactive "$(unit_state "$h" "mhtest@$job.service")"
+        for s in "$@"; do
+                if [ "$s" = testpmd ]; then
+                        check_eq "$h: mhtest-testpmd@$job inactive after stop" inactive \
+                                "$(unit_state "$h" "mhtest-testpmd@$job.service")"
+                        if [ "$expect_ok" = 1 ] && [ "${impl[$s]}" = 1 ]; then
+                                check "$h: journal: testpmd stopped (MESSAGE_ID)" journal_has "$h" "$job" - "$ID_TESTPMD_STOPPED"
+                        fi
+                        continue
+                fi
+                hx "$h" systemctl reset-failed "mhtest-$s@$job.service" 2>/dev/null
+                check "$h: mhtest-$s@$job not active after stop" \
+                        test "$(unit_state "$h" "mhtest-$s@$job.service")" != active
+                if journal_has "$h" "$job" "$s" "$ID_APPLIED"; then
+                        check "$h: journal: step $s reverted (MESSAGE_ID)" journal_has "$h" "$job" "$s" "$ID_REVERTED"
+                fi
+                check "$h: status --json: $s no longer applied" test "$(step_state "$h" "$job" "$s")" != applied
+        done
+        after=$(host_snapshot "$h")
+        if [ "$after" = "${before[$i]}" ]; then
+                pass "$h: host state after stop equals state before start"
+        else
+                fail "$h: host state after stop differs from before start:"
+                diff <(printf '%s\n' "${before[$i]}") <(printf '%s\n' "$after")
+        fi
+}
+
+# per_host FUNC ARGS... : FUNC i ARGS... for every host at once (the checks are nsenter round
+# trips; the hosts answer in parallel), output in host order, failures counted here.
+per_host() {
+        local f=$1 i out=() pids=(); shift
+        for i in "${!H[@]}"; do
+                out[$i]=$(mktemp)
+                "$f" "$i" "$@" >"${out[$i]}" 2>&1 &
+                pids[$i]=$!
+        done
+        for i in "${!H[@]}"; do
+                wait "${pids[$i]}"
+                cat "${out[$i]}"
+                FAILS=$((FAILS + $(grep -c '^FAIL: ' "${out[$i]}")))
+                rm -f "${out[$i]}"
+        done
+}
+
 # run_job JOB STEP... : the whole start/assert/stop/assert cycle for a job using these steps
 # ("testpmd" is the supervised service, the others step units)
 run_job() {
         local job=$1; shift
-        local expect_ok=1 s h i
+        local expect_ok=1 s i
         declare -A impl
         for s in "$@"; do
                 if [ "$s" = testpmd ]; then
@@ -105,85 +202,10 @@ run_job() {
 
         say "--- job $job ($*) on ${H[*]}"
         start_all "$job"
-        for i in "${!H[@]}"; do
-                h=${H[$i]}
-                for s in "$@"; do
-                        check "$h: generator made mhtest@$job require mhtest-$s@$job" \
-                                bash -c "'$MHTEST' lab exec '$h' -- systemctl show -p Requires --value 'mhtest@$job.service' | grep -qw 'mhtest-$s@$job.service'"
-                done
-                if [ "$expect_ok" = 1 ] && [ "${RC[$i]}" != 0 ]; then
-                        hx "$h" journalctl --no-pager -n 30 -o short-precise "MHTEST_JOB=$job"
-                fi
-                if [ "$expect_ok" = 1 ]; then
-                        check_eq "$h: systemctl start mhtest@$job succeeds" 0 "${RC[$i]}"
-                        check_eq "$h: mhtest@$job active" active "$(unit_state "$h" "mhtest@$job.service")"
-                else
-                        check "$h: systemctl start mhtest@$job fails (a step is not implemented)" test "${RC[$i]}" != 0
-                fi
-                for s in "$@"; do
-                        if [ "$s" = testpmd ]; then
-                                [ "${impl[$s]}" = 1 ] || continue
-                                [ "$expect_ok" = 1 ] || continue
-                                check_eq "$h: mhtest-testpmd@$job active" active "$(unit_state "$h" "mhtest-testpmd@$job.service")"
-                                check "$h: journal: testpmd ready (MESSAGE_ID)" journal_has "$h" "$job" - "$ID_TESTPMD_READY"
-                                continue
-                        fi
-                        if [ "${impl[$s]}" = 0 ]; then
-                                say "NOT IMPLEMENTED (asserted explicitly): step $s"
-                                check_eq "$h: mhtest-$s@$job failed" failed "$(unit_state "$h" "mhtest-$s@$job.service")"
-                                check "$h: journal: step $s not implemented (MESSAGE_ID)" \
-                                        journal_has "$h" "$job" "$s" "$ID_NOT_IMPLEMENTED"
-                                continue
-                        fi
-                        [ "$expect_ok" = 1 ] || continue
-                        check_eq "$h: mhtest-$s@$job active" active "$(unit_state "$h" "mhtest-$s@$job.service")"
-                        check "$h: journal: step $s applied/unchanged/skipped, with MHTEST_HOST and MHTEST_STEP" \
-                                journal_has "$h" "$job" "$s" "$ID_APPLIED" "$ID_UNCHANGED" "$ID_SKIPPED"
-                        if journal_has "$h" "$job" "$s" "$ID_APPLIED"; then
-                                check_eq "$h: status --json: $s" applied "$(step_state "$h" "$job" "$s")"
-                        fi
-                        case $s in
-                        hugepages)
-                                check_eq "$h: hugepage counter inside the host" 8 \
-                                        "$(hx "$h" cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)"
-                                check_eq "$h: the write landed in the host's own counter file on the machine side" 8 \
-                                        "$(cat "/run/mhtest/lab/$LAB/$h/hugepages/kernel-mm/hugepages-2048kB/nr_hugepages")";;
-                        bridge)
-                                check "$h: bridge mhsys0 exists in the host" bash -c "'$MHTEST' lab exec '$h' -- ip link show mhsys0 >/dev/null"
-                                check "machine: no bridge mhsys0 here" bash -c '! ip link show mhsys0 >/dev/null 2>&1';;
-                        esac
-                done
-        done
+        per_host assert_started "$@"
 
         stop_all "$job"
-        for i in "${!H[@]}"; do
-                h=${H[$i]}
-                check_eq "$h: mhtest@$job inactive after stop" inactive "$(unit_state "$h" "mhtest@$job.service")"
-                for s in "$@"; do
-                        if [ "$s" = testpmd ]; then
-                                check_eq "$h: mhtest-testpmd@$job inactive after stop" inactive \
-                                        "$(unit_state "$h" "mhtest-testpmd@$job.service")"
-                                if [ "$expect_ok" = 1 ] && [ "${impl[$s]}" = 1 ]; then
-                                        check "$h: journal: testpmd stopped (MESSAGE_ID)" journal_has "$h" "$job" - "$ID_TESTPMD_STOPPED"
-                                fi
-                                continue
-                        fi
-                        hx "$h" systemctl reset-failed "mhtest-$s@$job.service" 2>/dev/null
-                        check "$h: mhtest-$s@$job not active after stop" \
-                                test "$(unit_state "$h" "mhtest-$s@$job.service")" != active
-                        if journal_has "$h" "$job" "$s" "$ID_APPLIED"; then
-                                check "$h: journal: step $s reverted (MESSAGE_ID)" journal_has "$h" "$job" "$s" "$ID_REVERTED"
-                        fi
-                        check "$h: status --json: $s no longer applied" test "$(step_state "$h" "$job" "$s")" != applied
-                done
-                after=$(host_snapshot "$h")
-                if [ "$after" = "${before[$i]}" ]; then
-                        pass "$h: host state after stop equals state before start"
-                else
-                        fail "$h: host state after stop differs from before start:"
-                        diff <(printf '%s\n' "${before[$i]}") <(printf '%s\n' "$after")
-                fi
-        done
+        per_host assert_stopped "$@"
 }
 
 REAL_HP=$(cat /proc/sys/vm/nr_hugepages)
