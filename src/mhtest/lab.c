@@ -447,7 +447,7 @@ static bool overlaps(uint32_t a, uint32_t amask, uint32_t b, uint32_t bmask) {
 static int lab_pick_subnet(const char *self, uint32_t *ret) {
         _cleanup_strv_free_ char **labs = NULL;
         uint32_t used[256 + 64];
-        size_t n_used = 0, n_routes;
+        size_t n_used = 0;
         uint32_t masks[256 + 64];
         _cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
         char line[512];
@@ -462,7 +462,6 @@ static int lab_pick_subnet(const char *self, uint32_t *ret) {
                         masks[n_used++] = ntohl(mask);
                 }
         }
-        n_routes = n_used;
         if (lab_list(&labs) >= 0)
                 STRV_FOREACH(n, labs) {
                         _cleanup_(lab_freep) Lab *o = NULL;
@@ -471,7 +470,6 @@ static int lab_pick_subnet(const char *self, uint32_t *ret) {
                         used[n_used] = o->subnet;
                         masks[n_used++] = 0xffffff00u;
                 }
-        (void) n_routes;
         /* 10.77.0.0/24 first (the recipe's), then upwards. */
         for (uint32_t third = 0; third < 256; third++) {
                 uint32_t cand = (10u << 24) | (77u << 16) | (third << 8);
