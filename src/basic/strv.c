@@ -90,7 +90,10 @@ static int str_cmp(const void *a, const void *b) {
 }
 
 int strv_sort(char **l) {
-        qsort(l, strv_length(l), sizeof(char *), str_cmp);
+        size_t n = strv_length(l);
+
+        if (n > 1) /* qsort() wants a non-NULL array even for 0 elements */
+                qsort(l, n, sizeof(char *), str_cmp);
         return 0;
 }
 

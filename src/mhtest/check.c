@@ -560,7 +560,7 @@ static int checks_print(Checks *c) {
                 /* On a terminal the table below says it already; the journal gets one entry each. */
                 if (log_get_effective_target() == LOG_TARGET_JOURNAL)
                         log_event(r->status == CHECK_FAIL ? LOG_ERR : r->status == CHECK_WARN ? LOG_WARNING : LOG_INFO, 0,
-                                  MHTEST_MESSAGE_CHECK_RESULT, NULL, "check %s: %s: %s", r->name,
+                                  MHTEST_MESSAGE_PREFLIGHT_RESULT, NULL, "check %s: %s: %s", r->name,
                                   check_status_table[r->status], r->message);
         }
         if (arg_json) {

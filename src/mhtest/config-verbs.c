@@ -111,9 +111,13 @@ int verb_config(int argc, char *argv[]) {
         const char *job = argc > 2 ? argv[2] : NULL;
         int r;
 
+        /* mhtest@JOB.service runs "config validate JOB": its errors belong to the job's story */
+        if (job)
+                log_set_context_job(job);
         r = load_config(&c);
         if (r < 0)
                 return r;
+        log_set_context_host(c->host_name);
         if (streq(argv[1], "show"))
                 return job ? show_job(c, job) : show_main(c);
         if (streq(argv[1], "validate"))

@@ -64,7 +64,8 @@ int hugepages_sizes(const char *root, uint64_t **ret_sizes, size_t *ret_n) {
                 sizes = a;
                 sizes[n++] = sz;
         }
-        qsort(sizes, n, sizeof(uint64_t), cmp_u64);
+        if (n > 1)
+                qsort(sizes, n, sizeof(uint64_t), cmp_u64);
         *ret_sizes = TAKE_PTR(sizes);
         *ret_n = n;
         return 0;
@@ -105,7 +106,8 @@ int hugepages_nodes(const char *root, int **ret_nodes, size_t *ret_n) {
                 nodes = a;
                 nodes[n++] = (int) node;
         }
-        qsort(nodes, n, sizeof(int), cmp_int);
+        if (n > 1)
+                qsort(nodes, n, sizeof(int), cmp_int);
         *ret_nodes = TAKE_PTR(nodes);
         *ret_n = n;
         return 0;
