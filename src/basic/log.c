@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include "log.h"
 #include "string-util.h"
@@ -105,6 +106,21 @@ LogTarget log_get_effective_target(void) {
         return log_stderr_is_journal() && journal_sink ? LOG_TARGET_JOURNAL : LOG_TARGET_CONSOLE;
 }
 
+static int write_kmsg(int level, const char *message) {
+        char line[2200];
+        int fd, n;
+        ssize_t k;
+
+        fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = snprintf(line, sizeof line, "<%d>%s[%d]: %s\n", LOG_DAEMON | level,
+                     program_name ?: program_invocation_short_name, (int) getpid(), message);
+        k = write(fd, line, MIN((size_t) n, sizeof line - 1));
+        close(fd);
+        return k < 0 ? -errno : 0;
+}
+
 int log_internal(int level, int error, const char *message_id, char * const *fields, const char *file,
                  int line, const char *func, const char *format, ...) {
         char buf[2048];
@@ -122,10 +138,21 @@ int log_internal(int level, int error, const char *message_id, char * const *fie
         vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
 
-        if (log_get_effective_target() == LOG_TARGET_JOURNAL &&
-            journal_sink(level, error, message_id, file, line, func, &context, fields, buf) >= 0) {
-                errno = saved;
-                return -error;
+        switch (log_get_effective_target()) {
+        case LOG_TARGET_JOURNAL:
+        case LOG_TARGET_JOURNAL_OR_KMSG:
+                if (journal_sink &&
+                    journal_sink(level, error, message_id, file, line, func, &context, fields, buf) >= 0) {
+                        errno = saved;
+                        return -error;
+                }
+                if (target == LOG_TARGET_JOURNAL_OR_KMSG && write_kmsg(level, buf) >= 0) {
+                        errno = saved;
+                        return -error;
+                }
+                break;
+        default:
+                break;
         }
 
         if (program_name && level <= LOG_WARNING)

@@ -8,6 +8,9 @@ typedef enum LogTarget {
         LOG_TARGET_AUTO,    /* journal if stderr is connected to it (JOURNAL_STREAM), else console */
         LOG_TARGET_CONSOLE,
         LOG_TARGET_JOURNAL,
+        /* Generators: the journal if journald runs (daemon-reload), else the kernel log
+         * (early boot), as systemd.generator(7) asks; stderr only if neither works. */
+        LOG_TARGET_JOURNAL_OR_KMSG,
         _LOG_TARGET_MAX,
         _LOG_TARGET_INVALID = -EINVAL,
 } LogTarget;

@@ -217,7 +217,7 @@ static int generate_job(Config *c, const char *name) {
         r = write_unit_file(path, dropin);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
-        log_event(LOG_DEBUG, 0, MHTEST_MESSAGE_GENERATOR_JOB, NULL, "Job %s: %s", name,
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GENERATOR_JOB, NULL, "Job %s: %s", name,
                   *list ? list : "(no steps)");
         return 0;
 }
@@ -246,6 +246,10 @@ int main(int argc, char *argv[]) {
         int opt, r;
 
         log_setup("mhtest-generator");
+        /* systemd runs generators with stderr on the kernel log or nowhere; when run by hand
+         * (a terminal), keep printing there. */
+        if (!isatty(STDERR_FILENO) && !getenv("MHTEST_LOG_TARGET"))
+                log_set_target(LOG_TARGET_JOURNAL_OR_KMSG);
         umask(0022);
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (opt) {

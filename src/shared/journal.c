@@ -60,4 +60,10 @@ void log_setup(const char *program_name) {
         e = getenv("MHTEST_LOG_LEVEL");
         if (e && log_level_from_string(e) >= 0)
                 log_set_max_level(log_level_from_string(e));
+        /* Tests pin the target so that nothing they run writes to the machine's kernel log. */
+        e = getenv("MHTEST_LOG_TARGET");
+        if (e && streq(e, "console"))
+                log_set_target(LOG_TARGET_CONSOLE);
+        else if (e && streq(e, "journal"))
+                log_set_target(LOG_TARGET_JOURNAL);
 }
