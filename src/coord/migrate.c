@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <pthread.h>
 #include <time.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/libvirt-qemu.h>
@@ -85,6 +86,35 @@ static int guest_exec(virDomainPtr d, char * const *argv, unsigned timeout_s, ch
         return -ETIMEDOUT;
 }
 
+/* [Migration] TimeoutSec=: a migration that does not converge in time is aborted through
+ * libvirt (the guest stays on the source), from a thread that waits beside the blocking call. */
+typedef struct MigrationGuard {
+        virDomainPtr dom;
+        uint64_t timeout_usec;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool done;
+        bool aborted;
+} MigrationGuard;
+
+static void *guard_thread(void *p) {
+        MigrationGuard *g = p;
+        struct timespec deadline;
+        int r = 0;
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t) (g->timeout_usec / USEC_PER_SEC);
+        pthread_mutex_lock(&g->lock);
+        while (!g->done && r != ETIMEDOUT)
+                r = pthread_cond_timedwait(&g->cond, &g->lock, &deadline);
+        if (!g->done) {
+                g->aborted = true;
+                (void) virDomainAbortJob(g->dom);
+        }
+        pthread_mutex_unlock(&g->lock);
+        return NULL;
+}
+
 static void read_job_stats(virDomainPtr d, MigrationResult *res) {
         virTypedParameterPtr params = NULL;
         int nparams = 0, type = 0;
@@ -168,10 +198,28 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         log_set_context_guest(st->guest);
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_STARTED, NULL, "Migrating %s from %s to %s (%s, round %u).",
                   st->guest, st->from, st->to, m->section.name, st->round);
+        MigrationGuard guard = { .dom = dom, .timeout_usec = m->timeout_usec,
+                                 .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        pthread_t guard_tid;
+        bool guarded = m->timeout_usec > 0 && pthread_create(&guard_tid, NULL, guard_thread, &guard) == 0;
+        int mr;
+
         t0 = now_ms();
-        if (virDomainMigrateToURI3(dom, dest_uri, params, nparams, flags) < 0) {
+        mr = virDomainMigrateToURI3(dom, dest_uri, params, nparams, flags);
+        if (guarded) {
+                pthread_mutex_lock(&guard.lock);
+                guard.done = true;
+                pthread_cond_signal(&guard.cond);
+                pthread_mutex_unlock(&guard.lock);
+                pthread_join(guard_tid, NULL);
+        }
+        if (mr < 0) {
                 res->wall_ms = now_ms() - t0;
-                res->error = virt_error_dup();
+                if (guard.aborted)
+                        asprintf_safe(&res->error, "aborted after TimeoutSec=%" PRIu64 "s: %s",
+                                      m->timeout_usec / USEC_PER_SEC, virGetLastErrorMessage());
+                else
+                        res->error = virt_error_dup();
                 virTypedParamsFree(params, nparams);
                 log_event(LOG_ERR, EIO, MHTEST_MESSAGE_MIGRATION_FAILED, NULL, "Migration of %s from %s to %s failed: %s",
                           st->guest, st->from, st->to, res->error);
