@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -50,20 +49,6 @@ const char *l1vm_cpu_model(bool kvm) {
         return kvm ? "host" : "qemu64,+svm,+npt,+ssse3,+sse4.1,+sse4.2,+popcnt,+pdpe1gb";
 }
 
-static int argv_add(char ***argv, const char *fmt, ...) _printf_(2, 3);
-static int argv_add(char ***argv, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_consume(argv, s);
-}
-
 static bool share_path_ok(const char *p) {
         /* QEMU's -virtfs option list separates with commas; a path with one cannot be passed. */
         return p && path_is_normalized_absolute(p) && !strchr(p, ',');
@@ -74,10 +59,10 @@ static int add_share(char ***argv, const char *tag, const char *path, bool read_
 
         if (!share_path_ok(path))
                 return -EINVAL;
-        r = argv_add(argv, "-virtfs");
+        r = strv_extendf(argv, "-virtfs");
         if (r < 0)
                 return r;
-        return argv_add(argv, "local,path=%s,mount_tag=%s,security_model=none%s%s", path, tag,
+        return strv_extendf(argv, "local,path=%s,mount_tag=%s,security_model=none%s%s", path, tag,
                         read_only ? ",readonly=on" : "", streq(path, "/") ? ",multidevs=remap" : "");
 }
 
@@ -101,21 +86,21 @@ int l1vm_build_argv(const L1VMSpec *s, char ***ret) {
         argv = strv_new("qemu-system-x86_64", "-nodefaults", "-no-reboot", "-display", "none");
         if (!argv)
                 return -ENOMEM;
-        r = argv_add(&argv, "-machine");
+        r = strv_extendf(&argv, "-machine");
         if (r >= 0)
-                r = argv_add(&argv, "q35,accel=%s", s->kvm ? "kvm" : "tcg");
+                r = strv_extendf(&argv, "q35,accel=%s", s->kvm ? "kvm" : "tcg");
         if (r >= 0)
-                r = argv_add(&argv, "-cpu");
+                r = strv_extendf(&argv, "-cpu");
         if (r >= 0)
-                r = argv_add(&argv, "%s", l1vm_cpu_model(s->kvm));
+                r = strv_extendf(&argv, "%s", l1vm_cpu_model(s->kvm));
         if (r >= 0)
-                r = argv_add(&argv, "-smp");
+                r = strv_extendf(&argv, "-smp");
         if (r >= 0)
-                r = argv_add(&argv, "%u", s->cpus ?: 2);
+                r = strv_extendf(&argv, "%u", s->cpus ?: 2);
         if (r >= 0)
-                r = argv_add(&argv, "-m");
+                r = strv_extendf(&argv, "-m");
         if (r >= 0)
-                r = argv_add(&argv, "%uM", s->memory_mib ?: 2048);
+                r = strv_extendf(&argv, "%uM", s->memory_mib ?: 2048);
         /* The IOMMU must come before the devices it translates for. */
         if (r >= 0)
                 r = strv_extend_strv(&argv, STRV_MAKE("-device", "intel-iommu,intremap=on"));
@@ -128,14 +113,14 @@ int l1vm_build_argv(const L1VMSpec *s, char ***ret) {
 
                 if (!n->model || !n->mac || strchr(n->mac, ',') || (n->tap && strchr(n->tap, ',')))
                         return -EINVAL;
-                r = argv_add(&argv, "-netdev");
+                r = strv_extendf(&argv, "-netdev");
                 if (r >= 0)
-                        r = n->tap ? argv_add(&argv, "tap,id=n%zu,ifname=%s,script=no,downscript=no", i, n->tap)
-                                   : argv_add(&argv, "hubport,id=n%zu,hubid=%u", i, n->hub);
+                        r = n->tap ? strv_extendf(&argv, "tap,id=n%zu,ifname=%s,script=no,downscript=no", i, n->tap)
+                                   : strv_extendf(&argv, "hubport,id=n%zu,hubid=%u", i, n->hub);
                 if (r >= 0)
-                        r = argv_add(&argv, "-device");
+                        r = strv_extendf(&argv, "-device");
                 if (r >= 0)
-                        r = argv_add(&argv, "%s,netdev=n%zu,mac=%s,bus=pcie.0,addr=0x%x", n->model, i, n->mac,
+                        r = strv_extendf(&argv, "%s,netdev=n%zu,mac=%s,bus=pcie.0,addr=0x%x", n->model, i, n->mac,
                                      n->pci_slot);
                 if (r < 0)
                         return r;
@@ -154,13 +139,13 @@ int l1vm_build_argv(const L1VMSpec *s, char ***ret) {
         if (r >= 0 && s->out_dir)
                 r = add_share(&argv, "out", s->out_dir, false);
         if (r >= 0)
-                r = argv_add(&argv, "-qmp");
+                r = strv_extendf(&argv, "-qmp");
         if (r >= 0)
-                r = argv_add(&argv, "unix:%s,server=on,wait=off", s->qmp_socket);
+                r = strv_extendf(&argv, "unix:%s,server=on,wait=off", s->qmp_socket);
         if (r >= 0)
-                r = argv_add(&argv, "-serial");
+                r = strv_extendf(&argv, "-serial");
         if (r >= 0)
-                r = s->console_log ? argv_add(&argv, "file:%s", s->console_log) : argv_add(&argv, "null");
+                r = s->console_log ? strv_extendf(&argv, "file:%s", s->console_log) : strv_extendf(&argv, "null");
         if (r >= 0 && s->pidfile)
                 r = strv_extend_strv(&argv, STRV_MAKE("-daemonize", "-pidfile", s->pidfile));
         if (r < 0)
