@@ -83,3 +83,25 @@ bool string_has_cc(const char *s) {
                         return true;
         return false;
 }
+
+char *shell_quote(const char *s) {
+        size_t n = 3;
+        char *q, *o;
+
+        for (const char *p = s; *p; p++)
+                n += *p == '\'' ? 4 : 1;
+        o = q = malloc(n);
+        if (!q)
+                return NULL;
+        *o++ = '\'';
+        for (const char *p = s; *p; p++) {
+                if (*p == '\'') {
+                        memcpy(o, "'\\''", 4);
+                        o += 4;
+                } else
+                        *o++ = *p;
+        }
+        *o++ = '\'';
+        *o = 0;
+        return q;
+}

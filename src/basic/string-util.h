@@ -13,3 +13,5 @@ bool endswith(const char *s, const char *suffix);
 int free_and_strdup(char **p, const char *s);
 char *ascii_strlower(char *s);
 bool string_has_cc(const char *s);
+/* One word for a POSIX shell, in single quotes (ssh hands the remote side one command string). */
+char *shell_quote(const char *s);

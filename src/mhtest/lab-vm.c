@@ -153,25 +153,7 @@ static int ssh_argv(const char *name, const char *host, bool quiet, char * const
                 return -ENOMEM;
         /* ssh hands the remote shell one string: quote every word so argv survives intact. */
         STRV_FOREACH(c, cmd) {
-                _cleanup_free_ char *q = NULL;
-                size_t n = 2;
-                for (const char *p = *c; *p; p++)
-                        n += *p == '\'' ? 4 : 1;
-                q = malloc(n + 1);
-                if (!q)
-                        return -ENOMEM;
-                char *o = q;
-                *o++ = '\'';
-                for (const char *p = *c; *p; p++) {
-                        if (*p == '\'') {
-                                memcpy(o, "'\\''", 4);
-                                o += 4;
-                        } else
-                                *o++ = *p;
-                }
-                *o++ = '\'';
-                *o = 0;
-                if (strv_consume(&argv, TAKE_PTR(q)) < 0)
+                if (strv_consume(&argv, shell_quote(*c)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(argv);

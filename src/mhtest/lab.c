@@ -1850,8 +1850,13 @@ static int verb_lab_exec(int argc, char *argv[]) {
                 if (!cfg || !ctl)
                         return log_oom();
                 full = strv_new("ssh", "-F", cfg, isatty(STDIN_FILENO) ? "-t" : "-T", l->hosts[idx].name, "--");
-                if (!full || strv_extend_strv(&full, cmd) < 0)
+                if (!full)
                         return log_oom();
+                /* ssh joins its arguments into one string for the remote shell: quote each word
+                 * so that "lab exec H -- sh -c 'a b'" keeps its word boundaries. */
+                STRV_FOREACH(c, cmd)
+                        if (strv_consume(&full, shell_quote(*c)) < 0)
+                                return log_oom();
                 fd = netns_open(ctl);
                 if (fd < 0 || netns_enter(fd, &saved) < 0)
                         return log_error_errno(-ENXIO, "Failed to enter %s.", ctl);

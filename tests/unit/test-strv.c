@@ -74,8 +74,30 @@ static void test_uniq_new(void **state) {
         assert_string_equal(j, "x y z x y z");
 }
 
+/* shell_quote() round-trips through the word splitter that reads quoted words back */
+static void test_shell_quote(void **state) {
+        static const char *const words[] = { "plain", "a b", "it's", "", "$HOME `x` \\ \"q\"" };
+
+        for (size_t i = 0; i < ELEMENTSOF(words); i++) {
+                _cleanup_free_ char *q = shell_quote(words[i]);
+                _cleanup_strv_free_ char **back = NULL;
+
+                assert_non_null(q);
+                assert_int_equal(q[0], '\'');
+                /* an empty word quotes to '' — the splitter drops it, a shell keeps it */
+                if (!*words[i]) {
+                        assert_string_equal(q, "''");
+                        continue;
+                }
+                assert_int_equal(strv_split_quoted(q, &back), 0);
+                assert_int_equal(strv_length(back), 1);
+                assert_string_equal(back[0], words[i]);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_shell_quote),
                 cmocka_unit_test(test_split_quoted),
                 cmocka_unit_test(test_extend_contains_join),
                 cmocka_unit_test(test_uniq_new),
