@@ -314,7 +314,8 @@ static int supervisor_prepare(Supervisor *v, const JobConfig *j) {
         _cleanup_free_ char *binary = NULL, *socket_dir = NULL;
         TestpmdLaunch l = {};
         int numa_node = -1, r;
-        bool hugepages = j->hugepages && strv_length(j->hugepages->pages) > 0;
+        /* HugePages=auto: the job's hugepages if it reserves any, else --no-huge */
+        bool hugepages = v->s->hugepages != NESTED_NO && j->hugepages && strv_length(j->hugepages->pages) > 0;
         const char *huge_dir = NULL;
 
         r = find_executable(v->s->binary, &binary);
@@ -821,9 +822,9 @@ static bool ports_ready(Supervisor *v) {
                 PortState *p = &v->state[i];
                 if (p->port_id < 0 || !p->started)
                         return false;
-                /* a physical NIC without link cannot forward: not ready yet */
-                if (p->port->kind == TESTPMD_PORT_VFIO && !p->link.up)
-                        return false;
+                /* Link state is not a readiness condition: NICs such as e1000 report link only
+                 * once forwarding has started (seen in the L1 VM tier). STATUS= and the journal
+                 * say "link down" while it is. */
         }
         return true;
 }
@@ -1074,13 +1075,20 @@ static void supervisor_done(Supervisor *v) {
         /* testpmd is gone: its runtime directory (stale sockets after a kill) and our sockets go too */
         if (v->reaped && v->file_prefix) {
                 _cleanup_free_ char *d = NULL;
-                if (telemetry_runtime_dir(v->file_prefix, &d) >= 0)
+                if (telemetry_runtime_dir(v->file_prefix, &d) >= 0) {
                         (void) rm_rf(d);
+                        /* /run/dpdk too, when no other DPDK process uses it */
+                        *strrchr(d, '/') = 0;
+                        (void) rmdir(d);
+                }
                 for (size_t i = 0; i < v->n_ports; i++)
                         if (v->ports[i].kind == TESTPMD_PORT_VHOST_USER &&
                             v->s->vhost_user_mode == VHOST_USER_SERVER)
                                 (void) unlink(v->ports[i].socket);
         }
+        /* the job's runtime directory goes when nothing else (another step's state) is in it */
+        if (v->reaped && v->run_dir)
+                (void) rmdir(v->run_dir);
         if (v->pty_fd >= 0)
                 close(v->pty_fd);
         sd_event_source_disable_unref(v->timer);

@@ -325,6 +325,8 @@ static const ConfigKey testpmd_keys[] = {
         { "RxDescriptors", CONFIG_UNSIGNED, O(TestpmdSection, rx_descriptors), "0", "a number 0-65535", .max = 65535 },
         { "TxDescriptors", CONFIG_UNSIGNED, O(TestpmdSection, tx_descriptors), "0", "a number 0-65535", .max = 65535 },
         { "Memory", CONFIG_SIZE, O(TestpmdSection, memory), "1G", "a size like 1G" },
+        { "HugePages", CONFIG_ENUM, O(TestpmdSection, hugepages), "auto", "auto, yes or no",
+          ENUM(nested_mode_table) },
         { "TotalMbufs", CONFIG_UNSIGNED, O(TestpmdSection, total_mbufs), "0", "a number" },
         { "TxFirst", CONFIG_BOOL, O(TestpmdSection, tx_first), "no", "a boolean" },
         { "StatsIntervalSec", CONFIG_SEC, O(TestpmdSection, stats_interval_usec), "10", "a time span" },

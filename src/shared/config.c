@@ -867,6 +867,8 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                         if (startswith(*p, "vfio:") && (!j->vfio || !strv_contains(j->vfio->devices, *p + 5)))
                                 job_error(d, &j->testpmd->section, "Ports",
                                           "port \"%s\" is not a device of [VFIO] Devices=", *p);
+                if (j->testpmd->hugepages == NESTED_YES && (!j->hugepages || strv_length(j->hugepages->pages) == 0))
+                        job_error(d, &j->testpmd->section, "HugePages", "needs [HugePages] Pages= in the job");
                 if (!j->testpmd->cores.automatic && cpu_set_count(&j->testpmd->cores.cpus) < 2)
                         job_error(d, &j->testpmd->section, "Cores",
                                   "needs at least two CPUs (one main lcore and one forwarding core)");

@@ -168,6 +168,7 @@ typedef struct TestpmdSection {
         unsigned rx_queues, tx_queues;
         unsigned rx_descriptors, tx_descriptors;
         uint64_t memory;
+        int hugepages; /* NestedMode values: auto = the job's hugepages if it has any */
         unsigned total_mbufs;
         bool tx_first;
         uint64_t stats_interval_usec;

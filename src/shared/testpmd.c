@@ -146,6 +146,9 @@ int testpmd_build_argv(const TestpmdSection *s, const TestpmdPort *ports, size_t
         if (l->hugepages) {
                 if (l->huge_dir)
                         ADD("--huge-dir=%s", l->huge_dir);
+                /* map files unlinked right after mapping: a killed testpmd leaves no
+                 * rtemap_* behind that would keep the job's pages from being reverted */
+                ADD("--huge-unlink");
                 if (l->numa_node >= 0 && l->n_numa_nodes > 1) {
                         /* "--socket-mem 0,1024": only the NICs' node gets memory */
                         _cleanup_free_ char *sm = NULL;

@@ -69,7 +69,7 @@ static void test_argv_vhost_hugepages_numa(void **state) {
                                        &l, "2-3");
 
         assert_string_equal(s, "/usr/bin/dpdk-testpmd -l 0,2-3 --main-lcore=0 --file-prefix=mhtest-j "
-                               "--huge-dir=/dev/hugepages --socket-mem=0,2048 --no-pci "
+                               "--huge-dir=/dev/hugepages --huge-unlink --socket-mem=0,2048 --no-pci "
                                "--vdev net_vhost_vm1,iface=/run/mhtest/j/vm1.sock,queues=2,client=1 "
                                "--vdev net_vhost_vm2,iface=/run/mhtest/j/vm2.sock,queues=2,client=1 "
                                "--log-level=pmd.net.vhost:debug -- -i --forward-mode=macswap --nb-cores=2 --rxq=2 "
@@ -87,7 +87,7 @@ static void test_argv_vfio(void **state) {
                                        &l, "1");
 
         /* only the vfio step's devices are probed: an allow-list, no --no-pci */
-        assert_string_equal(s, "/usr/bin/dpdk-testpmd -l 0,1 --main-lcore=0 --file-prefix=mhtest-j --socket-mem=1024 "
+        assert_string_equal(s, "/usr/bin/dpdk-testpmd -l 0,1 --main-lcore=0 --file-prefix=mhtest-j --huge-unlink --socket-mem=1024 "
                                "-a 0000:01:00.0 -a 0000:02:00.0 "
                                "--vdev net_vhost_vm,iface=/run/mhtest/j/vm.sock,queues=1 -- -i --forward-mode=io "
                                "--nb-cores=1 --rxq=1 --txq=1");
