@@ -23,12 +23,11 @@ def main():
     ok = len(ports) >= 2
     if not ok:
         print("FAIL: expected two ports")
+    link_up = {}
     for p in ports:
         link = query(s, "/ethdev/link_status,%d" % p)["/ethdev/link_status"]
         print("port %d link:" % p, link)
-        if link.get("status") != "UP":
-            print("FAIL: port %d link is not up" % p)
-            ok = False
+        link_up[p] = link.get("status") == "UP"
     if links_only:
         return 0
 
@@ -57,6 +56,18 @@ def main():
             ok = False
         else:
             print("ok: port %d forwards: rx %d tx %d packets" % (p, rx, tx))
+        # /ethdev/link_status is rte_eth_link_get_nowait(): the e1000 (em) PMD only refreshes it
+        # from link-state interrupts, which fail here ("Error enabling MSI-X interrupts": the
+        # 82540EM has none), so it can say DOWN on a wire that carries traffic both ways. A port
+        # whose RX and TX both keep growing has a working link; a port that does not forward
+        # fails above whatever the flag says.
+        if not link_up[p]:
+            if rx > 0 and tx > 0 and grown:
+                print("note: port %d: telemetry's cached link flag says DOWN, but the port receives "
+                      "and transmits: link up by traffic" % p)
+            else:
+                print("FAIL: port %d link is not up" % p)
+                ok = False
     return 0 if ok else 1
 
 
