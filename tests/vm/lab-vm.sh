@@ -43,18 +43,18 @@ for k in 1 2; do
         check "$name-h$k answers with its own hostname" \
                 test "$("$mhtest" lab exec "$name-h$k" -- hostname)" = "$name-h$k"
 done
-check "$name-h1 runs systemd as PID 1" test "$("$mhtest" lab exec "$name-h1" -- 'cat /proc/1/comm')" = systemd
+check "$name-h1 runs systemd as PID 1" test "$("$mhtest" lab exec "$name-h1" -- sh -c 'cat /proc/1/comm')" = systemd
 check "$name-h1 reaches $name-h2 by SSH over the lab network" \
-        test "$("$mhtest" lab exec "$name-h1" -- "ssh -o BatchMode=yes $name-h2 hostname")" = "$name-h2"
+        test "$("$mhtest" lab exec "$name-h1" -- sh -c "ssh -o BatchMode=yes $name-h2 hostname")" = "$name-h2"
 
 # The acceptance path: a job with [Nested], started the systemd way, in the L1's real kernel.
-"$mhtest" lab exec "$name-h1" -- 'mkdir -p /etc/mhtest/jobs.d && printf "[Job]\nDescription=vm-lab\n\n[Nested]\nEnable=yes\n" >/etc/mhtest/jobs.d/labnest.conf && systemctl daemon-reload'
-before=$("$mhtest" lab exec "$name-h1" -- 'cat /sys/module/kvm_amd/parameters/nested')
-check "systemctl start mhtest@labnest in $name-h1" "$mhtest" lab exec "$name-h1" -- 'systemctl start mhtest@labnest'
+"$mhtest" lab exec "$name-h1" -- sh -c 'mkdir -p /etc/mhtest/jobs.d && printf "[Job]\nDescription=vm-lab\n\n[Nested]\nEnable=yes\n" >/etc/mhtest/jobs.d/labnest.conf && systemctl daemon-reload'
+before=$("$mhtest" lab exec "$name-h1" -- sh -c 'cat /sys/module/kvm_amd/parameters/nested')
+check "systemctl start mhtest@labnest in $name-h1" "$mhtest" lab exec "$name-h1" -- sh -c 'systemctl start mhtest@labnest'
 check "mhtest-nested@labnest active" \
-        test "$("$mhtest" lab exec "$name-h1" -- 'systemctl is-active mhtest-nested@labnest')" = active
+        test "$("$mhtest" lab exec "$name-h1" -- sh -c 'systemctl is-active mhtest-nested@labnest')" = active
 check "kvm_amd nested reads 1 in $name-h1 (was $before)" \
-        test "$("$mhtest" lab exec "$name-h1" -- 'cat /sys/module/kvm_amd/parameters/nested')" = 1
+        test "$("$mhtest" lab exec "$name-h1" -- sh -c 'cat /sys/module/kvm_amd/parameters/nested')" = 1
 
 start=$SECONDS
 check "lab down" "$mhtest" lab down "$name"
