@@ -121,7 +121,7 @@ static void check_cpu(Checks *c) {
         else
                 add(c, "cpu-virtualization", job_needs_kvm(c) ? CHECK_FAIL : CHECK_WARN,
                     "enable VT-x/AMD-V in the firmware; in a VM, give the guest the vmx or svm CPU flag "
-                    "(QEMU: -cpu host or +vmx/+svm); or let guests run under TCG ([Nested] Enable=auto, [Guest] VirtType=qemu)",
+                    "(QEMU: -cpu host or +vmx/+svm); or let guests run under TCG ([Nested] Enable=auto, [Guest] Type=qemu)",
                     "%s CPU without vmx/svm: no KVM, guests run under TCG (slow)", strna(c->cpu.vendor_id));
 }
 
