@@ -121,7 +121,7 @@ boot() {
                 log "the in-guest tests did not complete"
                 return 1
         fi
-        for s in nested hugepages vfio testpmd; do
+        for s in check nested hugepages vfio testpmd; do
                 printf 'vm-tier: %-10s %s\n' "$s" "$(cat "$results/$s.result" 2>/dev/null || echo 'no result')"
         done
         touch "$results/.complete"
