@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include "accel.h"
 #include "config.h"
 #include "cpu-util.h"
 #include "fileio.h"
@@ -42,6 +43,8 @@ typedef struct Checks {
         bool have_cpu;
         CheckResult *results;
         size_t n_results;
+        AccelProbe accel;
+        bool have_accel;
         char **cmdline_add; /* kernel arguments the job needs that only boot can give */
         char **cmdline_why;
         bool cmdline_required; /* the job cannot run without those arguments */
@@ -57,6 +60,7 @@ static void checks_done(Checks *c) {
         strv_free(c->cmdline_add);
         strv_free(c->cmdline_why);
         cpu_info_done(&c->cpu);
+        accel_probe_done(&c->accel);
 }
 
 static int add(Checks *c, const char *name, CheckStatus status, const char *remedy, const char *fmt, ...)
@@ -153,6 +157,27 @@ static void check_kvm_module(Checks *c) {
                 add(c, "kvm-module", job_needs_kvm(c) || wants_nested ? CHECK_FAIL : CHECK_WARN,
                     "install the kernel's modules (Debian: linux-image-$(uname -r)) or use a kernel with KVM",
                     "%s is neither loaded nor in the module tree%s", m, r < 0 ? " (module tree unreadable)" : "");
+}
+
+/* Which accelerator guests and L1 hosts get here, decided once for every QEMU mhtest starts. */
+static void check_accel(Checks *c) {
+        int r;
+
+        r = accel_probe(c->root, &c->accel);
+        if (r < 0) {
+                add(c, "accelerator", CHECK_FAIL, "set " ACCEL_ENV " to kvm or tcg, or unset it",
+                    r == -EINVAL ? "invalid " ACCEL_ENV "=%s" : "cannot probe the accelerator%s",
+                    r == -EINVAL ? getenv(ACCEL_ENV) : "");
+                return;
+        }
+        c->have_accel = true;
+        if (c->accel.accel == ACCEL_KVM)
+                add(c, "accelerator", CHECK_PASS, NULL, "kvm: %s", c->accel.reason);
+        else
+                add(c, "accelerator", job_needs_kvm(c) ? CHECK_FAIL : CHECK_WARN,
+                    "guests and L1 hosts run under TCG emulation, many times slower than KVM; "
+                    ACCEL_ENV "=kvm forces KVM where the probe is wrong",
+                    "tcg: %s", c->accel.reason);
 }
 
 /* ---- IOMMU, vfio ---- */
@@ -580,6 +605,15 @@ static int checks_print(Checks *c) {
                         json_object_array_add(a, e);
                 }
                 json_object_object_add(o, "checks", a);
+                if (c->have_accel) {
+                        json_object *ac = json_object_new_object();
+                        json_object_object_add(ac, "accel", json_object_new_string(accel_to_string(c->accel.accel)));
+                        json_object_object_add(ac, "reason", json_object_new_string(c->accel.reason));
+                        json_object_object_add(ac, "overridden", json_object_new_boolean(c->accel.overridden));
+                        json_object_object_add(ac, "needs_proof", json_object_new_boolean(c->accel.needs_proof));
+                        json_object_object_add(ac, "extension", state_new_string_or_null(c->accel.extension));
+                        json_object_object_add(o, "accelerator", ac);
+                }
                 STRV_FOREACH(s, c->cmdline_add)
                         json_object_array_add(cl, json_object_new_string(*s));
                 json_object_object_add(o, "kernel_cmdline_add", cl);
@@ -620,6 +654,7 @@ int verb_check(int argc, char *argv[]) {
 
         check_cpu(&c);
         check_kvm_module(&c);
+        check_accel(&c);
         check_iommu(&c);
         check_vfio_module(&c);
         check_nic_safety(&c);

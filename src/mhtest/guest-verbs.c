@@ -10,6 +10,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <systemd/sd-daemon.h>
+#include "accel.h"
 #include "fileio.h"
 #include "log.h"
 #include "message-ids.h"
@@ -118,8 +119,16 @@ int verb_guest(int argc, char *argv[]) {
         if (sigfd < 0)
                 return log_error_errno(-errno, "Failed to create signalfd: %m");
 
-        o.kvm = g->virt_type == GUEST_VIRT_KVM ||
-                (g->virt_type == GUEST_VIRT_AUTO && access("/dev/kvm", R_OK | W_OK) == 0);
+        if (g->virt_type == GUEST_VIRT_AUTO) {
+                _cleanup_(accel_probe_done) AccelProbe a = {};
+
+                r = accel_probe(NULL, &a);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid %s=%s: expected kvm or tcg.", ACCEL_ENV, getenv(ACCEL_ENV));
+                o.kvm = a.accel == ACCEL_KVM;
+                log_info("Guest %s: Type=auto runs it under %s: %s.", colon + 1, o.kvm ? "KVM" : "TCG", a.reason);
+        } else
+                o.kvm = g->virt_type == GUEST_VIRT_KVM;
         if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", job) < 0)
                 return log_oom();
         o.vhost_user_dir = vhost_dir;
