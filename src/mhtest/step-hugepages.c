@@ -12,6 +12,17 @@
 #include "string-util.h"
 #include "strv.h"
 
+
+/* How many times a growing pool's write is made before a short grant is final. */
+#define HUGEPAGES_ATTEMPTS 5U
+#define GIGANTIC_PAGE_SIZE (UINT64_C(1) << 30)
+/* Why the kernel grants no gigantic page at run time although memory is free, and what to do. */
+#define GIGANTIC_REMEDY                                                                          \
+        " A 1 GiB page needs a naturally aligned 1 GiB range with no unmovable kernel memory "  \
+        "(slab, page tables) in it, and the kernel steals such ranges for its own allocations " \
+        "as soon as they are free; at run time this is best effort. Reserve the pages at boot "   \
+        "(kernel command line: hugepagesz=1G hugepages=N; \"mhtest check JOB\" prints the "       \
+        "arguments), or on a kernel with CONFIG_CMA let it keep a range for them (hugetlb_cma=SIZE)."
 /* State (/run/mhtest/JOB/hugepages.state):
  *   "pools":   [ { "page_size": BYTES, "global": N, "nodes": [ { "node": 0, "count": N } ] } ]
  *              the counts before mhtest first touched that page size: revert writes them back
@@ -413,6 +424,20 @@ static int hugepages_apply(StepContext *ctx) {
                         if (t->count == t->current || (pass == 0) != (t->count < t->current))
                                 continue;
                         r = hugepages_set(ctx->root, t->page_size, t->node, t->count, &got);
+                        /* A growing pool may be granted less than asked where a moment later the
+                         * same write succeeds: a page of the pool needs a free (or movable)
+                         * naturally aligned range, and alloc_contig_range() fails transiently on
+                         * pages that are in flight (measured with 1 GiB pages on Debian's 6.1:
+                         * one of several writes in a row failed). A few more writes, no more: a
+                         * range that unmovable kernel memory occupies stays unusable. */
+                        for (unsigned attempt = 2; r >= 0 && got < t->count && t->count > t->current &&
+                                                   attempt <= HUGEPAGES_ATTEMPTS;
+                             attempt++) {
+                                log_info("%s: asked for %" PRIu64 ", the kernel granted %" PRIu64
+                                         "; asking again (attempt %u of %u).",
+                                         strnull(what), t->count, got, attempt, HUGEPAGES_ATTEMPTS);
+                                r = hugepages_set(ctx->root, t->page_size, t->node, t->count, &got);
+                        }
                         if (r >= 0 && got == t->count)
                                 continue;
                         if (r < 0)
@@ -430,8 +455,10 @@ static int hugepages_apply(StepContext *ctx) {
                                                  "previous counts restored.", ctx->job->name, strnull(what));
                         return log_event(LOG_ERR, -ENOMEM, MHTEST_MESSAGE_STEP_PARTIAL, NULL,
                                          "Hugepages of job %s not applied: %s: asked for %" PRIu64
-                                         ", the kernel granted %" PRIu64 "; gave them back, previous counts "
-                                         "restored.", ctx->job->name, strnull(what), t->count, got);
+                                         ", the kernel granted %" PRIu64 " (%u attempts); gave them back, previous "
+                                         "counts restored.%s",
+                                         ctx->job->name, strnull(what), t->count, got, HUGEPAGES_ATTEMPTS,
+                                         t->page_size >= GIGANTIC_PAGE_SIZE ? GIGANTIC_REMEDY : "");
                 }
 
         if (do_mount) {

@@ -8,6 +8,9 @@
  * - A write always "succeeds" (returns its length) but the pool only grows as far as memory
  *   allows: $MHTEST_FAKE_HUGEPAGES_LIMIT is how many pages of each size the fake machine can
  *   hold in all (unset: unlimited). Shrinking always works.
+ * - $MHTEST_FAKE_HUGEPAGES_BUSY=N: the first N writes of the process that would grow a pool grant
+ *   nothing, as the kernel's alloc_contig_range() does while pages of the range are in flight
+ *   (a gigantic page write that fails and succeeds a moment later).
  * - A node pool is part of the global one: writing a node file sets the global file to the sum
  *   of the nodes; writing the global file spreads the pages over the nodes round robin (the
  *   kernel interleaves over the nodes with memory) and keeps the sum.
@@ -110,6 +113,37 @@ static bool fake_pool_write(int fd, const void *data, size_t len) {
         snprintf(val, sizeof(val), "%.*s", (int) (len < sizeof(val) - 1 ? len : sizeof(val) - 1), (const char *) data);
         want = strtoull(val, NULL, 10);
         n_nodes = list_nodes(root, pool, nodes);
+
+        {
+                static long busy = -1;
+                const char *b = getenv("MHTEST_FAKE_HUGEPAGES_BUSY");
+
+                uint64_t before = 0, after = 0;
+
+                if (busy < 0)
+                        busy = b ? strtol(b, NULL, 10) : 0;
+                /* The file written was truncated on open: the pool's size is the sum of the
+                 * nodes' (a tree without nodes counts as empty). */
+                for (int i = 0; busy > 0 && i < n_nodes; i++) {
+                        node_path(p, sizeof(p), root, nodes[i], pool);
+                        if (read_u64(p, &c) == 0) {
+                                before += c;
+                                after += nodes[i] == node ? want : c;
+                        }
+                }
+                if (node < 0)
+                        after = want;
+                if (busy > 0 && after > before) {
+                        /* "succeeds", grants nothing: put back what the truncating open erased */
+                        if (node >= 0) {
+                                node_path(p, sizeof(p), root, node, pool);
+                                write_u64(p, before - (after - want));
+                        } else
+                                write_u64(path, before);
+                        busy--;
+                        return true;
+                }
+        }
 
         if (node >= 0) {
                 for (int i = 0; i < n_nodes; i++) {

@@ -150,6 +150,26 @@ expect_contains "it says what the kernel granted" "$OUT" "asked for 16, the kern
 expect_eq "every pool is back as before (the shrunk 1G pool too)" "$(pools)" "$before"
 expect_eq "no state left" "$(state_exists part)" no
 
+echo "# transient refusal: the FAKE kernel grants nothing to the first 2 growing writes"
+new_tree "0" "2048 1048576" 20000000
+before=$(pools)
+job busy <<'E'
+[HugePages]
+Pages=1G:2
+E
+MH_PREFIX=(env LD_PRELOAD="$MHTEST_FAKE_HUGETLB" MHTEST_FAKE_ROOT="$ROOT" MHTEST_FAKE_HUGEPAGES_BUSY=2)
+mh apply hugepages busy
+expect_ok "a pool granted on the third write is applied" $RC
+expect_eq "1G pool after transient refusals" "$(pool 1048576)" 2
+expect_contains "each retry is logged" "$OUT" "attempt 3 of 5"
+mh revert hugepages busy
+expect_eq "revert gives the pages back" "$(pools)" "$before"
+MH_PREFIX=(env LD_PRELOAD="$MHTEST_FAKE_HUGETLB" MHTEST_FAKE_ROOT="$ROOT" MHTEST_FAKE_HUGEPAGES_BUSY=9)
+mh apply hugepages busy
+expect_fail "a pool still refused after 5 writes fails the step" $RC
+expect_contains "the failure says why and what to do for 1G pages" "$OUT" "hugepagesz=1G hugepages=N"
+expect_eq "nothing changed" "$(pools)" "$before"
+
 echo "# plain files bound over sysfs (lab containers): truncated writes, read back"
 new_root
 mkdir -p "$ROOT/sys/kernel/mm/hugepages/hugepages-2048kB" "$ROOT/proc"
