@@ -12,11 +12,14 @@
 POOL=/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
 GLOBAL=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 [ -w "$POOL" ] && [ -w "$GLOBAL" ] || { echo "SKIP: no writable 2M hugepage pool on node 0"; exit 77; }
+# /proc/meminfo's HugePages_Total counts the default page size only
+grep -qx 'Hugepagesize: *2048 kB' /proc/meminfo || { echo "SKIP: the default hugepage size is not 2M"; exit 77; }
 
 if [ -z "${MHTEST_IN_MOUNTNS:-}" ]; then
         # one test at a time touches the machine's pools (other suites use this lock too)
         exec 9>/tmp/mhtest-hugepages.lock
         flock -w 600 9 || { echo "SKIP: hugepage lock busy"; exit 77; }
+        unshare --mount true 2>/dev/null || { echo "SKIP: cannot create a mount namespace"; exit 77; }
         saved=$(cat /proc/sys/vm/nr_hugepages)
         restore() { echo "$saved" >/proc/sys/vm/nr_hugepages; }
         trap restore EXIT
@@ -37,6 +40,7 @@ trap cleanup EXIT
 
 base=$(cat "$POOL")
 want=$((base + 16))
+global_base=$(cat "$GLOBAL")
 new_real_root() {
         new_root
         ln -s /sys "$ROOT/sys"
@@ -66,7 +70,9 @@ echo "# apply: pages read back from the kernel, hugetlbfs mounted with pagesize=
 mh apply hugepages hp
 expect_ok "apply" $RC
 expect_eq "node 0 pool" "$(cat "$POOL")" "$want"
-expect_eq "HugePages_Total in /proc/meminfo" "$(meminfo_total)" "$(cat /proc/sys/vm/nr_hugepages)"
+# the kernel's own totals grew by exactly the 16 pages asked for on node 0, no more, no less
+expect_eq "global 2M pool grew by 16" "$(cat "$GLOBAL")" $((global_base + 16))
+expect_eq "HugePages_Total in /proc/meminfo grew by 16" "$(meminfo_total)" $((global_base + 16))
 expect_eq "hugetlbfs with 2M pages at the mount point" "$(fstype "$ROOT/mnt/huge")" "hugetlbfs 2097152"
 check_reapply hugepages hp snapshot "already as requested"
 check_status hugepages hp "mounted hugetlbfs pagesize=2M at /mnt/huge"

@@ -149,9 +149,13 @@ def test_console():
         check(rc == 0, "Ctrl-] detaches with status 0")
         check(job.proc.poll() is None, "supervisor still runs")
         os.kill(pid, 0)
-        before = telemetry(job.prefix, "/ethdev/stats,0")[1][0]["opackets"]
-        wait_for("forwarding continues", lambda: telemetry(job.prefix, "/ethdev/stats,0")[1][0]["opackets"] > before)
-        check(True, "testpmd keeps forwarding after detach")
+
+        def opackets():
+            return sum(s["opackets"] for s in telemetry(job.prefix, "/ethdev/stats,0", "/ethdev/stats,1")[1])
+        before = opackets()
+        after = wait_for("forwarding continues", lambda: (n := opackets()) > before and n)
+        check(after > before and job.testpmd_pid() == pid and os.path.exists(f"/proc/{pid}"),
+              f"testpmd (pid {pid}, not restarted) keeps forwarding after detach: opackets {before} -> {after}")
         check(job.stop() == 0, "clean stop")
     finally:
         if con and con.poll() is None:
@@ -180,10 +184,17 @@ def test_watchdog():
             job.poll_notify()
             time.sleep(0.1)
         check(not any("WATCHDOG=1" in m for m in job.messages), "no WATCHDOG=1 while telemetry is dead")
+        resumed = len(job.messages)
         os.kill(pid, signal.SIGCONT)
         pid = None
-        wait_for("pings again", lambda: job.has_message("WATCHDOG=1"))
-        check(True, "WATCHDOG=1 resumes once telemetry answers")
+        wait_for("pings again", lambda: any("WATCHDOG=1" in m for m in job.messages[resumed:]))
+        after = job.messages[resumed:]
+        ping = next(i for i, m in enumerate(after) if "WATCHDOG=1" in m)
+        # STATUS= with rates is sent only after a telemetry round succeeded: the first ping after
+        # SIGCONT must come after one, i.e. it was earned by an answer, not by a timer
+        check(any(m.startswith("STATUS=null:a: rx") for m in after[:ping]),
+              "the first WATCHDOG=1 after SIGCONT follows a STATUS= with rates from a telemetry answer")
+        check(telemetry_or_none(job.prefix, "/ethdev/list") == [[0]], "telemetry answers us again too")
         check(job.stop() == 0, "clean stop")
     finally:
         if pid:
