@@ -88,7 +88,7 @@ _mhtest_labs() {
 }
 
 _mhtest() {
-        local verbs='config check apply revert status testpmd testpmd-console guest lab'
+        local verbs='config check apply revert status testpmd testpmd-console guest job lab'
         local opts_arg='--root= --log-level= --name= --hosts= --from= --backend= --images='
         local opts_flag='-h --help --version --json --all -q --quiet'
         local steps='nested hugepages vfio bridge'
@@ -175,6 +175,13 @@ _mhtest() {
                                 ;;
                         guest)
                                 ((n == 1)) && mapfile -t cand < <(compgen -W "$(_mhtest_guests "$root")" -- "$cur")
+                                ;;
+                        job)
+                                if ((n == 1)); then
+                                        mapfile -t cand < <(compgen -W 'wait-started wait-stopped' -- "$cur")
+                                elif ((n == 2)); then
+                                        mapfile -t cand < <(compgen -W "$(_mhtest_jobs "$root")" -- "$cur")
+                                fi
                                 ;;
                         lab)
                                 if ((n == 1)); then

@@ -86,7 +86,7 @@ check() {
         fi
 }
 
-check 'mhtest ' config check apply revert status testpmd testpmd-console guest lab
+check 'mhtest ' config check apply revert status testpmd testpmd-console guest job lab
 check 'mhtest con' config
 check 'mhtest te' testpmd testpmd-console
 check 'mhtest config ' show validate hash
@@ -100,6 +100,8 @@ check "mhtest --root=$T testpmd-console p" pvp
 check "mhtest --root=$T guest " migrate:mig1 pvp:extra pvp:vnf
 check "mhtest --root=$T guest pvp:" extra vnf
 check "mhtest --root=$T guest pvp:v" vnf
+check 'mhtest job ' wait-started wait-stopped
+check "mhtest --root=$T job wait-stopped " migrate pvp
 check 'mhtest --log-level=w' warning
 check 'mhtest --log-level ' debug info notice warning err
 check 'mhtest --ver' --version
