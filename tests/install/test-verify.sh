@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # systemd-analyze verify over the shipped units and the generated ones, from a
-# "meson install --destdir" tree, and mhtest@JOB.service requires exactly the units its job
-# declares.
+# "meson install --destdir" tree, and mhtest@JOB.service wants exactly the units its job
+# declares, with no ordering between them.
 #
 # How verify is made to see the DESTDIR (systemd 252): --root=DIR resolves the unit search
 # path and ExecStart= binaries below DIR; the generator output directory is not in verify's
@@ -114,6 +114,18 @@ expect_deps mhtest@migrate.service \
 for job in demo pvp migrate; do
         for u in $(deps "mhtest@$job.service"); do
                 unit_text "$u" | grep -qx "PartOf=mhtest@$job.service" || fail "$u is not PartOf=mhtest@$job.service"
+        done
+done
+
+# ...and is not ordered against them: the job unit waits for them itself (ExecStart=,
+# ExecStopPost=), which is what makes "systemctl stop" return only once they are stopped
+# (mhtest@.service(8)); an After= or Before= between them would bring the early return back
+for job in demo pvp migrate; do
+        unit_text "mhtest@$job.service" | grep -E '^(After|Before)=' | grep -F -e mhtest- -e .mount &&
+                fail "mhtest@$job.service is ordered against its units"
+        for u in $(deps "mhtest@$job.service"); do
+                unit_text "$u" | grep -E "^(After|Before)=.*mhtest@$job\.service" &&
+                        fail "$u is ordered against mhtest@$job.service"
         done
 done
 
