@@ -88,7 +88,9 @@ int l1vm_build_argv(const L1VMSpec *s, char ***ret) {
                 return -ENOMEM;
         r = strv_extendf(&argv, "-machine");
         if (r >= 0)
-                r = strv_extendf(&argv, "q35,accel=%s", s->kvm ? "kvm" : "tcg");
+                /* Under KVM the emulated IOMMU's interrupt remapping needs the split irqchip
+                 * (QEMU refuses intel-iommu,intremap=on with kernel-irqchip=on). */
+                r = strv_extendf(&argv, "q35,accel=%s", s->kvm ? "kvm,kernel-irqchip=split" : "tcg");
         if (r >= 0)
                 r = strv_extendf(&argv, "-cpu");
         if (r >= 0)
@@ -334,4 +336,21 @@ int l1vm_stop(const char *qmp_socket, pid_t pid, uint64_t timeout_usec) {
         if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
                 return -errno;
         return wait_gone(pid, 10 * 1000000ULL) ? 0 : -ETIMEDOUT;
+}
+
+int l1vm_wait_console(const char *console_log, const char *marker, pid_t pid, uint64_t timeout_usec) {
+        uint64_t deadline = now_usec() + timeout_usec;
+
+        for (;;) {
+                _cleanup_free_ char *text = NULL;
+
+                if (read_full_file(console_log, &text, NULL) >= 0 && strstr(text, marker))
+                        return 0;
+                if (pid > 0 && !l1vm_pid_alive(pid))
+                        return -ESRCH;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+                /* The console log is a plain file QEMU appends to: nothing to wait on but time. */
+                (void) usleep(200 * 1000);
+        }
 }

@@ -53,5 +53,10 @@ int l1vm_start(const L1VMSpec *s, const char *netns_path, const char *qemu_log, 
 /* One QMP command without arguments; ret_reply (may be NULL) gets the JSON "return" value. */
 int l1vm_qmp(const char *socket_path, const char *command, char **ret_reply);
 bool l1vm_pid_alive(pid_t pid);
+/* Wait until the console log contains marker (the kernel's "Linux version" proves that KVM runs a
+ * standard kernel). -ETIMEDOUT at the deadline, -ESRCH if QEMU (pid > 0) exited first. */
+int l1vm_wait_console(const char *console_log, const char *marker, pid_t pid, uint64_t timeout_usec);
+#define L1VM_KERNEL_MARKER "Linux version"
+#define L1VM_FIRST_OUTPUT_USEC (60 * USEC_PER_SEC)
 /* ACPI powerdown, wait up to timeout_usec for QEMU to exit; then "quit", then SIGKILL. */
 int l1vm_stop(const char *qmp_socket, pid_t pid, uint64_t timeout_usec);

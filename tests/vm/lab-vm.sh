@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-lab: "mhtest lab up --backend=vm --hosts 2" reaches ready; hosts.d entries point at the
 # hosts; "lab exec" runs commands in an L1 over SSH from the controller namespace; a job started
-# there with systemctl turns nested KVM on in the L1's kernel; the hosts reach each other over
+# there with systemctl turns nested KVM on in the L1's kernel (0 -> 1) and stop turns it off (0); the hosts reach each other over
 # the lab network; "lab down" leaves no process, namespace, mount or file behind.
 #   lab-vm.sh SRC BUILD
 set -uo pipefail
@@ -48,13 +48,25 @@ check "$name-h1 reaches $name-h2 by SSH over the lab network" \
         test "$("$mhtest" lab exec "$name-h1" -- sh -c "ssh -o BatchMode=yes $name-h2 hostname")" = "$name-h2"
 
 # The acceptance path: a job with [Nested], started the systemd way, in the L1's real kernel.
-"$mhtest" lab exec "$name-h1" -- sh -c 'mkdir -p /etc/mhtest/jobs.d && printf "[Job]\nDescription=vm-lab\n\n[Nested]\nEnable=yes\n" >/etc/mhtest/jobs.d/labnest.conf && systemctl daemon-reload'
-before=$("$mhtest" lab exec "$name-h1" -- sh -c 'cat /sys/module/kvm_amd/parameters/nested')
-check "systemctl start mhtest@labnest in $name-h1" "$mhtest" lab exec "$name-h1" -- sh -c 'systemctl start mhtest@labnest'
-check "mhtest-nested@labnest active" \
-        test "$("$mhtest" lab exec "$name-h1" -- sh -c 'systemctl is-active mhtest-nested@labnest')" = active
-check "kvm_amd nested reads 1 in $name-h1 (was $before)" \
-        test "$("$mhtest" lab exec "$name-h1" -- sh -c 'cat /sys/module/kvm_amd/parameters/nested')" = 1
+# Debian's 6.1 loads kvm_amd with nested=1 by default, so the host is first put in a state
+# where the step has something to do: the module reloaded with nested=0 (real modprobe).
+hx() { "$mhtest" lab exec "$name-h1" -- sh -c "$1"; }
+kmod=$(hx 'if grep -qw svm /proc/cpuinfo; then echo kvm_amd; elif grep -qw vmx /proc/cpuinfo; then echo kvm_intel; fi')
+if [ -z "$kmod" ]; then
+        log "SKIP: the L1's CPU offers neither vmx nor svm: no nested test"
+        nested_skipped=1
+else
+        param=/sys/module/$kmod/parameters/nested
+        hx 'mkdir -p /etc/mhtest/jobs.d && printf "[Job]\nDescription=vm-lab\n\n[Nested]\nEnable=yes\n" >/etc/mhtest/jobs.d/labnest.conf && systemctl daemon-reload'
+        hx "udevadm settle; modprobe -r $kmod && modprobe $kmod nested=0"
+        check "$kmod nested reads 0 before the job in $name-h1" test "$(hx "cat $param")" = 0
+        check "systemctl start mhtest@labnest in $name-h1" hx 'systemctl start mhtest@labnest'
+        check "mhtest-nested@labnest active when start returns" test "$(hx 'systemctl is-active mhtest-nested@labnest')" = active
+        check "$kmod nested reads 1 after start" test "$(hx "cat $param")" = 1
+        check "systemctl stop mhtest@labnest in $name-h1" hx 'systemctl stop mhtest@labnest'
+        check "mhtest-nested@labnest inactive when stop returns" test "$(hx 'systemctl is-active mhtest-nested@labnest')" = inactive
+        check "$kmod nested reads 0 again after stop" test "$(hx "cat $param")" = 0
+fi
 
 start=$SECONDS
 check "lab down" "$mhtest" lab down "$name"
@@ -64,7 +76,8 @@ check "no hosts.d entry left" test -z "$(ls /run/mhtest/hosts.d/$name-* 2>/dev/n
 check "no namespace left" test ! -e /run/netns/$name-sw -a ! -e /run/netns/$name-ctl
 check "no mount left" test -z "$(grep -F "$name" /proc/self/mountinfo)"
 for p in $pids; do
-        check "QEMU $p gone" test ! -d /proc/$p -o "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" = Z
+        check "QEMU $p gone (not even a zombie)" test ! -d /proc/$p
 done
 trap - EXIT INT TERM
+[ $fail = 0 ] && [ -n "${nested_skipped:-}" ] && exit 77
 exit $fail
