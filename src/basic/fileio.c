@@ -183,3 +183,24 @@ bool dir_exists(const char *path) {
         struct stat st;
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+int read_file_tail(const char *path, unsigned n_lines, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        size_t n = 0;
+        char *t;
+        int r;
+
+        r = read_full_file(path, &s, &n);
+        if (r < 0)
+                return r;
+        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+                s[--n] = 0;
+        t = s + n;
+        for (unsigned k = 0; t > s && k < n_lines; k++) {
+                t--;
+                while (t > s && t[-1] != '\n')
+                        t--;
+        }
+        *ret = strdup(t);
+        return *ret ? 0 : -ENOMEM;
+}

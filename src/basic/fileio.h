@@ -6,6 +6,8 @@
 /* Read a whole file (up to 16 MiB) or its first line (newline stripped). */
 int read_full_file(const char *path, char **ret, size_t *ret_size);
 int read_one_line_file(const char *path, char **ret);
+/* The last n_lines lines of a file (a console log), without a trailing newline; "" if empty. */
+int read_file_tail(const char *path, unsigned n_lines, char **ret);
 /* Write a string to an existing file (sysfs, procfs): open, write, close, no truncation games. */
 int write_string_file(const char *path, const char *s);
 /* Write atomically: temporary file in the same directory, fsync, rename. */

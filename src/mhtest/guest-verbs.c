@@ -174,10 +174,15 @@ int verb_guest(int argc, char *argv[]) {
                         return 0;
                 }
                 if (r < 0) {
+                        _cleanup_free_ char *tail = NULL;
+
                         stop_domain(dom, name);
+                        (void) read_file_tail(serial, 15, &tail);
                         return log_event(LOG_ERR, ETIMEDOUT, MHTEST_MESSAGE_GUEST_FAILED, NULL,
-                                         "Guest %s did not print \"%s\" on its console (%s) in time.", colon + 1,
-                                         g->ready_marker ?: g->prompt, serial);
+                                         "Guest %s did not print \"%s\" on its console (%s) within its "
+                                         "ReadyTimeoutSec= under %s. The console's last lines:\n%s",
+                                         colon + 1, g->ready_marker ?: g->prompt, serial, o.kvm ? "KVM" : "TCG",
+                                         isempty(tail) ? "(nothing)" : tail);
                 }
         }
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_READY, NULL, "Guest %s is ready.", colon + 1);
