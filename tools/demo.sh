@@ -90,6 +90,8 @@ for h in "${hosts[@]}"; do
         done
 done
 
+# "systemctl stop" returns once every step is reverted and testpmd stopped (mhtest@.service(8)),
+# so the journal read right after it tells the whole story, reverts included.
 for h in "${hosts[@]}"; do
         say "$h: systemctl stop mhtest@$JOB"
         run "$M" lab exec "$h" -- systemctl stop "mhtest@$JOB.service"
@@ -107,18 +109,24 @@ ids = {"95a3fa1289784dffb25d0196f3eacbec": "applied", "010ca905dc504e04a8f0d81bb
        "1c282f0185344ff8b49ff59ac254ecff": "NOT IMPLEMENTED", "2574e17baf4146d18ec3903a359792d6": "FAILED",
        "2d2726bf63a34faa97f775823764024a": "REFUSED", "105a57726a6f41ed911984bc45206b8b": "FAILED (rolled back)",
        "587493ca4a344728a58ab7d0fa642201": "forwarding", "a7adf4a74c674ee2ad92419fafac10ec": "stopped",
-       "6d7a76f4804846efb5dedc46530d92ca": "EXITED"}
+       "6d7a76f4804846efb5dedc46530d92ca": "EXITED", "895757bae3a24f358bd0738a17c5d020": "all units active",
+       "4045484043084947a4c4ece45158d975": "A UNIT FAILED", "3bc2fd206ab54ae1bbd7967502f3f08e": "all units stopped"}
+job_ids = ("895757bae3a24f358bd0738a17c5d020", "4045484043084947a4c4ece45158d975", "3bc2fd206ab54ae1bbd7967502f3f08e")
 seen = {}
 for line in sys.stdin:
     e = json.loads(line)
     what = ids.get(e.get("MESSAGE_ID"))
     if not what:
         continue
-    step = e.get("MHTEST_STEP") or ("testpmd" if e.get("MESSAGE_ID") in ("587493ca4a344728a58ab7d0fa642201", "a7adf4a74c674ee2ad92419fafac10ec", "6d7a76f4804846efb5dedc46530d92ca") else "-")
+    step = e.get("MHTEST_STEP") or ("testpmd" if e.get("MESSAGE_ID") in ("587493ca4a344728a58ab7d0fa642201", "a7adf4a74c674ee2ad92419fafac10ec", "6d7a76f4804846efb5dedc46530d92ca") else
+                                    "job" if e.get("MESSAGE_ID") in job_ids else "-")
     seen.setdefault(step, [])
     if what not in seen[step]:
         seen[step].append(what)
 for step, whats in seen.items():
+    # read right after "systemctl stop" returned: an applied step shows its revert
+    if "applied" in whats and "reverted" not in whats:
+        whats.append("NOT REVERTED")
     print("  %-10s %-10s %s" % (sys.argv[1], step, ", ".join(whats)))' "$h")$'\n'
 done
 
@@ -126,6 +134,9 @@ say "Summary: what each step did on each host (from the journal's MESSAGE_IDs)"
 printf '  %-10s %-10s %s\n' HOST STEP EVENTS
 printf '%s' "$summary"
 rc=0
+if grep -q "NOT REVERTED" <<<"$summary"; then
+        echo "  a step was not reverted when \"systemctl stop\" returned"; rc=1
+fi
 for h in "${hosts[@]}"; do
         if [ "${started[$h]}" = 1 ]; then echo "  $h: mhtest@$JOB started and stopped cleanly"
         else echo "  $h: mhtest@$JOB FAILED to start; failed units: ${failed_units[$h]:-none}"; rc=1; fi
