@@ -214,16 +214,19 @@ refused_for() { # refused_for WHAT EXPECTED: start the job, expect refusal namin
 if [ -z "$nic0_if" ]; then
         fail "$nic0 has no netdev: the upper-device refusals cannot be tested"
 else
-        if ip link add link "$nic0_if" name vl100 type vlan id 100 2>&3 &&
-                ip addr add 192.0.2.1/24 dev vl100 && ip link set vl100 up; then
+        # A VLAN comes up only on a lower device that is up; put the NIC back as it was after.
+        nic0_was_up=$(ip -o link show dev "$nic0_if" | grep -c '[<,]UP[,>]')
+        if ip link set "$nic0_if" up 2>&3 && ip link add link "$nic0_if" name vl100 type vlan id 100 2>&3 &&
+                ip addr add 192.0.2.1/24 dev vl100 2>&3 && ip link set vl100 up 2>&3; then
                 note "$(ip -d -br link show vl100)"
                 refused_for "VLAN upper with an address" "vl100 (vlan on $nic0_if) has address 192.0.2.1/24"
         else
                 fail "cannot create a VLAN on $nic0_if (8021q)"
         fi
         ip link del vl100 2>/dev/null
-        if ip link add bond0 type bond 2>&3 && ip link set "$nic0_if" down &&
-                ip link set "$nic0_if" master bond0 && ip addr add 198.51.100.1/24 dev bond0 && ip link set bond0 up; then
+        if ip link add bond0 type bond 2>&3 && ip link set "$nic0_if" down 2>&3 &&
+                ip link set "$nic0_if" master bond0 2>&3 && ip addr add 198.51.100.1/24 dev bond0 2>&3 &&
+                ip link set bond0 up 2>&3; then
                 note "$(ip -br link show master bond0)"
                 refused_for "bond upper with an address" "bond0 (master of $nic0_if) has address 198.51.100.1/24"
         else
@@ -231,6 +234,7 @@ else
         fi
         ip link set "$nic0_if" nomaster 2>/dev/null
         ip link del bond0 2>/dev/null
+        [ "$nic0_was_up" = 0 ] && ip link set "$nic0_if" down
         note "after the upper tests: $(ip -br link show dev "$nic0_if")"
 fi
 for dev in $NICS; do note "$dev before: driver $(driver_of $dev), group $(group_of $dev)"; done
