@@ -30,3 +30,5 @@ void strv_uniq(char **l);
 int strv_split_quoted(const char *s, char ***ret);
 
 #define STRV_FOREACH(s, l) for (typeof(*(l)) *s = (l); s && *s; s++)
+/* A literal vector for an argv: STRV_MAKE("cp", "-a", src, dst). */
+#define STRV_MAKE(...) ((char **) (const char *[]) { __VA_ARGS__, NULL })

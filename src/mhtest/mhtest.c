@@ -3,6 +3,7 @@
 #include "config.h"
 #include "config-log.h"
 #include "journal.h"
+#include "lab.h"
 #include "mhtest-build.h"
 #include "log.h"
 #include "mhtest.h"
@@ -14,11 +15,16 @@ char *arg_root = NULL;
 bool arg_json = false;
 bool arg_all = false;
 bool arg_quiet = false;
-const char *arg_lab_name = NULL;
-unsigned arg_lab_hosts = 0;
-const char *arg_lab_from = NULL;
-const char *arg_lab_backend = NULL;
-const char *arg_lab_images = NULL;
+static LabArgs arg_lab = {};
+
+/* The lab lives in src/lab; it gets its options here. */
+static int verb_lab(int argc, char *argv[]) {
+        if (arg_root && !streq(arg_root, "/"))
+                return log_error_errno(-EINVAL, "mhtest lab acts on this machine; --root is not supported.");
+        arg_lab.json = arg_json;
+        arg_lab.quiet = arg_quiet;
+        return lab_main(&arg_lab, argc, argv);
+}
 
 typedef struct Verb {
         const char *name;
@@ -173,22 +179,22 @@ int main(int argc, char *argv[]) {
                         arg_quiet = true;
                         break;
                 case ARG_LAB_NAME:
-                        arg_lab_name = optarg;
+                        arg_lab.name = optarg;
                         break;
                 case ARG_LAB_HOSTS:
-                        if (parse_unsigned(optarg, &arg_lab_hosts) < 0 || arg_lab_hosts < 1) {
+                        if (parse_unsigned(optarg, &arg_lab.n_hosts) < 0 || arg_lab.n_hosts < 1) {
                                 log_error("Invalid --hosts=%s (expected a number of hosts, 1 or more).", optarg);
                                 return 2;
                         }
                         break;
                 case ARG_LAB_FROM:
-                        arg_lab_from = optarg;
+                        arg_lab.from = optarg;
                         break;
                 case ARG_LAB_BACKEND:
-                        arg_lab_backend = optarg;
+                        arg_lab.backend = optarg;
                         break;
                 case ARG_LAB_IMAGES:
-                        arg_lab_images = optarg;
+                        arg_lab.images = optarg;
                         break;
                 default:
                         return 2;

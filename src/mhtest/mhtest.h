@@ -10,12 +10,6 @@ extern char *arg_root;
 extern bool arg_json;
 extern bool arg_all;
 extern bool arg_quiet;
-/* mhtest lab: --name, --hosts (0: not given), --from, --backend, --images */
-extern const char *arg_lab_name;
-extern unsigned arg_lab_hosts;
-extern const char *arg_lab_from;
-extern const char *arg_lab_backend;
-extern const char *arg_lab_images;
 
 /* Load mhtest.conf and hosts.d, report their errors (but carry on). */
 int load_config(Config **ret);
@@ -36,4 +30,3 @@ int verb_testpmd_console(int argc, char *argv[]);
 int testpmd_status(const char *job, json_object *out);
 int verb_guest(int argc, char *argv[]);      /* guest-verbs.c */
 int verb_job(int argc, char *argv[]);        /* job-verbs.c */
-int verb_lab(int argc, char *argv[]);        /* lab.c */

@@ -14,19 +14,14 @@
  * In the L1: 00:02.0 management virtio NIC (address 10.77.0.1K/24), 00:03.0 and 00:04.0 e1000.
  * lab status/exec/down reach hosts by SSH from the controller namespace NAME-ctl, the same
  * path mhtest-coord uses: no second control channel to keep working. */
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/if.h>
-#include <linux/if_tun.h>
-#include <netlink/route/link.h>
 #include <stdio.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "fileio.h"
 #include "l1vm.h"
-#include "lab.h"
+#include "lab-internal.h"
 #include "log.h"
 #include "message-ids.h"
 #include "netns-util.h"
@@ -34,6 +29,7 @@
 #include "process-util.h"
 #include "string-util.h"
 #include "strv.h"
+#include "time-util.h"
 
 #define free_and_replace(a, b) \
         do {                     \
@@ -41,12 +37,6 @@
                 (a) = (b);       \
         } while (0)
 
-#ifndef STRV_MAKE
-#define STRV_MAKE(...) ((char **) ((const char *[]) { __VA_ARGS__, NULL }))
-#endif
-
-#define LAB_RUN_DIR "/run/mhtest/lab"
-#define LAB_HOSTS_DIR "/run/mhtest/hosts.d"
 /* Apart from the container labs' 10.77.x.0/24: each lab has its own namespaces anyway. */
 #define LAB_VM_SUBNET "10.78.0"
 #define LAB_VM_CONTROLLER_ADDRESS LAB_VM_SUBNET ".1"
@@ -54,71 +44,12 @@
 #define LAB_VM_READY_TIMEOUT_USEC (900ULL * 1000000ULL)
 #define L1_CACHE_DEFAULT "/var/cache/mhtest/l1"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static char *lab_path(const char *name, const char *suffix) {
+static char *vm_path(const char *name, const char *suffix) {
         return strjoin(LAB_RUN_DIR "/", name, suffix ? "/" : "", strempty(suffix));
 }
 
 static int host_address(unsigned k, char **ret) {
         return asprintf_safe(ret, LAB_VM_SUBNET ".%u", 10 + k);
-}
-
-/* A persistent tap inside namespace ns, enslaved to bridge, up. It dies with the namespace. */
-static int tap_add(const char *ns, const char *tap, const char *bridge) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL, *br = NULL, *change = NULL;
-        _cleanup_close_ int ns_fd = -EBADF, tun = -EBADF;
-        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-        int saved = -EBADF, r;
-
-        if (strlen(tap) >= IFNAMSIZ)
-                return -ENAMETOOLONG;
-        ns_fd = netns_open(ns);
-        if (ns_fd < 0)
-                return ns_fd;
-        r = netns_enter(ns_fd, &saved);
-        if (r < 0)
-                return r;
-        tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        if (tun < 0) {
-                r = -errno;
-                goto out;
-        }
-        strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
-        if (ioctl(tun, TUNSETIFF, &ifr) < 0 || ioctl(tun, TUNSETPERSIST, 1) < 0) {
-                r = -errno;
-                goto out;
-        }
-        sk = nl_socket_alloc();
-        if (!sk) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (nl_connect(sk, NETLINK_ROUTE) < 0 || rtnl_link_get_kernel(sk, 0, tap, &l) < 0 ||
-            rtnl_link_get_kernel(sk, 0, bridge, &br) < 0) {
-                r = -ENODEV;
-                goto out;
-        }
-        change = rtnl_link_alloc();
-        if (!change) {
-                r = -ENOMEM;
-                goto out;
-        }
-        rtnl_link_set_master(change, rtnl_link_get_ifindex(br));
-        rtnl_link_set_flags(change, IFF_UP);
-        r = rtnl_link_change(sk, l, change, 0) < 0 ? -EIO : 0;
-out:
-        netns_leave(&saved);
-        return r;
 }
 
 static char *ns_name(const char *lab, const char *what) {
@@ -139,25 +70,6 @@ static int spawn_in_netns(const char *ns, char * const *argv, char **ret_out) {
         r = ret_out ? spawn_capture(argv, ret_out) : spawn_wait(argv);
         netns_leave(&saved);
         return r;
-}
-
-static int ssh_argv(const char *name, const char *host, bool quiet, char * const *cmd, char ***ret) {
-        _cleanup_free_ char *config = lab_path(name, "ssh_config");
-        _cleanup_(strv_freep) char **argv = NULL;
-
-        if (!config)
-                return -ENOMEM;
-        argv = strv_new("ssh", "-F", config, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o",
-                        quiet ? "LogLevel=QUIET" : "LogLevel=ERROR", host, "--");
-        if (!argv)
-                return -ENOMEM;
-        /* ssh hands the remote shell one string: quote every word so argv survives intact. */
-        STRV_FOREACH(c, cmd) {
-                if (strv_consume(&argv, shell_quote(*c)) < 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(argv);
-        return 0;
 }
 
 static int write_file(const char *dir, const char *rel, const char *contents, mode_t mode) {
@@ -245,8 +157,8 @@ static int payload_common(const char *labdir, const LabOptions *o) {
                         return -errno;
         }
 
-        key = lab_path(o->name, "id_ed25519.pub");
-        hostkey = lab_path(o->name, "ssh_host_ed25519_key");
+        key = vm_path(o->name, "id_ed25519.pub");
+        hostkey = vm_path(o->name, "ssh_host_ed25519_key");
         if (!key || !hostkey)
                 return -ENOMEM;
         r = read_full_file(key, &pub, NULL);
@@ -265,8 +177,8 @@ static int payload_common(const char *labdir, const LabOptions *o) {
 
         /* Hosts reach each other as the controller reaches them (libvirt's qemu+ssh between
          * hosts), with the lab's key and pinned host key. */
-        _cleanup_free_ char *client = lab_path(o->name, "id_ed25519"), *client_key = NULL,
-                            *known = lab_path(o->name, "known_hosts"), *known_s = NULL, *cfg = NULL;
+        _cleanup_free_ char *client = vm_path(o->name, "id_ed25519"), *client_key = NULL,
+                            *known = vm_path(o->name, "known_hosts"), *known_s = NULL, *cfg = NULL;
         if (!client || !known)
                 return -ENOMEM;
         r = read_full_file(client, &client_key, NULL);
@@ -327,8 +239,8 @@ static int l1_cache(char **ret_dir) {
 }
 
 static int hosts_d_write(const char *name, const char *host, const char *addr) {
-        _cleanup_free_ char *p = NULL, *s = NULL, *key = lab_path(name, "id_ed25519"),
-                            *config = lab_path(name, "ssh_config");
+        _cleanup_free_ char *p = NULL, *s = NULL, *key = vm_path(name, "id_ed25519"),
+                            *config = vm_path(name, "ssh_config");
 
         if (!key || !config || asprintf_safe(&p, LAB_HOSTS_DIR "/%s.conf", host) < 0 ||
             asprintf_safe(&s,
@@ -341,7 +253,7 @@ static int hosts_d_write(const char *name, const char *host, const char *addr) {
 }
 
 static int state_write(const char *name, unsigned n_hosts) {
-        _cleanup_free_ char *path = lab_path(name, "lab.json");
+        _cleanup_free_ char *path = vm_path(name, "lab.json");
         json_object *o = json_object_new_object(), *hosts = json_object_new_array();
         int r = 0;
 
@@ -383,8 +295,8 @@ static int keygen(const char *path, const char *comment) {
 }
 
 static int ssh_files(const char *name, unsigned n_hosts) {
-        _cleanup_free_ char *dir = lab_path(name, NULL), *key = lab_path(name, "id_ed25519"),
-                            *hostkey = lab_path(name, "ssh_host_ed25519_key"), *hostpub = NULL,
+        _cleanup_free_ char *dir = vm_path(name, NULL), *key = vm_path(name, "id_ed25519"),
+                            *hostkey = vm_path(name, "ssh_host_ed25519_key"), *hostpub = NULL,
                             *config = NULL, *known = NULL;
         int r;
 
@@ -430,7 +342,8 @@ static int host_ready(const char *name, const char *host) {
 
         if (!ctl)
                 return -ENOMEM;
-        r = ssh_argv(name, host, true, STRV_MAKE("systemctl", "is-system-running", "--wait"), &argv);
+        r = lab_ssh_argv(name, host, STRV_MAKE("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=QUIET"),
+                         STRV_MAKE("systemctl", "is-system-running", "--wait"), &argv);
         if (r < 0)
                 return r;
         r = spawn_in_netns(ctl, argv, &out);
@@ -448,7 +361,7 @@ int lab_vm_up(const LabOptions *o) {
 
         if (o->n_hosts < 1 || o->n_hosts > LAB_VM_HOSTS_MAX)
                 return log_error_errno(-EINVAL, "The vm backend runs 1 to %u hosts.", LAB_VM_HOSTS_MAX);
-        labdir = lab_path(o->name, NULL);
+        labdir = vm_path(o->name, NULL);
         sw = ns_name(o->name, "sw");
         ctl = ns_name(o->name, "ctl");
         if (!labdir || !sw || !ctl)
@@ -523,11 +436,11 @@ int lab_vm_up(const LabOptions *o) {
                 }
                 r = payload_host(labdir, host, k, hosts_file);
                 if (r >= 0)
-                        r = tap_add(sw, tap_m, "br0");
+                        r = lab_network_tap_add(sw, tap_m, "br0");
                 if (r >= 0)
-                        r = tap_add(sw, tap_0, "wire0");
+                        r = lab_network_tap_add(sw, tap_0, "wire0");
                 if (r >= 0)
-                        r = tap_add(sw, tap_1, "wire1");
+                        r = lab_network_tap_add(sw, tap_1, "wire1");
                 if (r < 0) {
                         log_error_errno(r, "Failed to prepare host %s: %m", host);
                         goto fail;
@@ -615,7 +528,7 @@ fail:
 }
 
 int lab_vm_down(const char *name) {
-        _cleanup_free_ char *labdir = lab_path(name, NULL), *sw = ns_name(name, "sw"), *ctl = ns_name(name, "ctl");
+        _cleanup_free_ char *labdir = vm_path(name, NULL), *sw = ns_name(name, "sw"), *ctl = ns_name(name, "ctl");
         int r = 0, k;
 
         if (!labdir || !sw || !ctl)
@@ -671,7 +584,8 @@ int lab_vm_host_state(const char *name, const char *host, pid_t qemu_pid, char *
                 *ret = strdup("down");
                 return *ret ? 0 : -ENOMEM;
         }
-        r = ssh_argv(name, host, true, STRV_MAKE("systemctl", "is-system-running"), &argv);
+        r = lab_ssh_argv(name, host, STRV_MAKE("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=QUIET"),
+                         STRV_MAKE("systemctl", "is-system-running"), &argv);
         if (r < 0)
                 return r;
         r = spawn_in_netns(ctl, argv, &out);
