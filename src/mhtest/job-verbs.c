@@ -183,7 +183,7 @@ static int job_wait_stopped(const char *job) {
         _cleanup_(unit_watch_freep) UnitWatch *w = NULL;
         _cleanup_strv_free_ char **units = NULL;
         _cleanup_free_ char *unit = NULL, *own_job = NULL, *list = NULL;
-        _cleanup_strv_free_ char **down = NULL;
+        _cleanup_strv_free_ char **down = NULL, **wanted = NULL;
         _cleanup_free_ bool *was_up = NULL, *stop_sent = NULL;
         uint64_t t0 = mono_usec();
         bool restarting, failed = false;
@@ -200,6 +200,8 @@ static int job_wait_stopped(const char *job) {
                 return log_error_errno(r, "Failed to read the job of %s: %m", unit);
         restarting = streq_ptr(own_job, "restart");
         r = job_units(bus, unit, false, &units);
+        if (r >= 0)
+                r = job_units(bus, unit, true, &wanted);
         if (r < 0)
                 return r;
         r = unit_watch_new(bus, units, &w);
@@ -271,11 +273,11 @@ static int job_wait_stopped(const char *job) {
                 return 0;
         }
         for (size_t i = 0; i < w->n_units; i++) {
-                if (!was_up[i])
-                        continue;
-                if (strv_extend(&down, w->units[i].name) < 0)
+                /* named: the units the job uses, and any other unit of it that was up */
+                if ((was_up[i] || strv_contains(wanted, w->units[i].name)) &&
+                    strv_extend(&down, w->units[i].name) < 0)
                         return log_oom();
-                if (unit_state_is(&w->units[i], "failed")) {
+                if (was_up[i] && unit_state_is(&w->units[i], "failed")) {
                         report_failed(w, job, &w->units[i], true);
                         failed = true;
                 }

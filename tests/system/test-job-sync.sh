@@ -7,6 +7,7 @@
 # - "systemctl restart" returns with everything applied again;
 # - right when "systemctl stop mhtest@demo" returns, the host equals its snapshot from before the
 #   start: hugepage counters, links, mhtest's units, /run/mhtest, DPDK's runtime files, testpmd;
+#   also when the stop comes while the job is still starting;
 # - a job whose hugepages step is refused: start fails at once (not at a timeout), names the
 #   step and its result in the job's journal, and the host is as before (the other steps were
 #   reverted before "systemctl start" returned).
@@ -122,6 +123,17 @@ for step in hugepages bridge; do
         check_eq "journal: $step applied twice (start, restart) and reverted twice (restart, stop)" \
                 "$(journal_count $ID_APPLIED MHTEST_STEP=$step)" "$(journal_count $ID_REVERTED MHTEST_STEP=$step)"
 done
+
+say "--- systemctl stop while mhtest@$JOB is starting (its ExecStart= waiting)"
+interrupted=$(in_host "systemctl start --no-block mhtest@$JOB.service; i=0
+until [ \"\$(systemctl show -p SubState --value mhtest@$JOB.service)\" = start ] || [ \$i -ge 600 ]; do
+        sleep 0.05; i=\$((i + 1))
+done
+systemctl stop mhtest@$JOB.service")
+check_eq "systemctl stop mhtest@$JOB during its start succeeded" 0 "$(value "$interrupted" rc)"
+say "the interrupted start and the stop took $(value "$interrupted" elapsed_ms) ms"
+compare_states "right when that stop returned, the host equals its state before (no unit failed either)" \
+        "$before" "$interrupted"
 
 say "--- a job whose hugepages step is refused"
 hx "$H" sh -c "mkdir -p /etc/mhtest/jobs.d/$JOB.conf.d && printf '[HugePages]\nPages=\nPages=2M:10000000\n' >/etc/mhtest/jobs.d/$JOB.conf.d/90-too-many-pages.conf && systemctl daemon-reload"
