@@ -65,41 +65,111 @@ ctl() { # ctl CMD... : run CMD in the lab's controller namespace
         "$MHTEST" lab exec "$LAB-ctl" -- "$@"
 }
 
-# What a lab may leave behind on the machine, one line per item.
+# What a lab may leave behind on the machine, one line per item, each prefixed by its kind.
 machine_snapshot() {
-        echo "## netns"; ip netns list 2>/dev/null | awk '{print $1}' | sort
-        echo "## mounts"; awk '{print $1, $2, $3}' /proc/self/mounts | sort
-        echo "## cgroups"
+        # First, and in one pass (a process that exits a second after "lab down" returned still
+        # counts): which lab hosts have processes in their cgroup, which labs have processes
+        # with their files on the command line. Not the processes themselves: a lab that stays
+        # up (another one) starts and ends processes all the time. lab_processes names them.
+        lab_processes | awk '{print "proc", $1, $2}' | sort -u
+        ip netns list 2>/dev/null | awk '{print "netns", $1}' | sort
+        awk '{print "mount", $1, $2, $3}' /proc/self/mounts | sort
         for d in /sys/fs/cgroup /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
-                [ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 -type d | sort
+                [ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 -type d -printf 'cgroup %p\n' | sort
         done
-        echo "## processes in lab cgroups or lab paths"
-        for p in /proc/[0-9]*; do
-                cg=$(grep -so 'mhtest-lab-[^/]*' "$p/cgroup" | head -1)
-                [ -n "$cg" ] && echo "cgroup ${p#/proc/} $(cat "$p/comm" 2>/dev/null) $cg"
-                cl=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -so '/run/mhtest/lab/[^/ ]*' | head -1)
-                [ -n "$cl" ] && echo "cmdline ${p#/proc/} $(cat "$p/comm" 2>/dev/null) $cl"
-        done | sort
-        echo "## /run"
-        find /run/mhtest /run/netns /run/systemd/nspawn /run/mount 2>/dev/null | sort
-        # the machine's hugepage pool: other tests may change it meanwhile, so a difference is
-        # reported but not counted; test-lab proves the hosts write their own counter files
-        echo "## hugepages"
-        echo "nr_hugepages $(cat /proc/sys/vm/nr_hugepages)"
-        echo "## root ssh"
+        ip netns list 2>/dev/null | awk '{print "netns", $1}' | sort
+        awk '{print "mount", $1, $2, $3}' /proc/self/mounts | sort
+        for d in /sys/fs/cgroup /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+                [ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 -type d -printf 'cgroup %p\n' | sort
+        done
+        # deep enough for /run/mhtest/lab/LAB/HOST/root, never into a host's root (another lab's
+        # overlay of / would list the whole file system)
+        find /run/mhtest /run/netns /run/systemd/nspawn /run/mount -xdev -maxdepth 4 -printf 'run %p\n' 2>/dev/null | sort
+        echo "hugepages nr_hugepages $(cat /proc/sys/vm/nr_hugepages)"
         ls -la /root/.ssh 2>/dev/null | awk 'NR > 1 {print "root-ssh", $1, $5, $NF}'
 }
 
-# Compare two machine snapshots; lines that name another lab (in parallel runs) are reported but
-# not counted against this one.
-compare_snapshots() { # compare_snapshots BEFORE AFTER LABNAME
-        local d ours others name=$3
-        d=$(diff "$1" "$2" | grep '^[<>]')
-        ours=$(printf '%s\n' "$d" | grep -E "$name|/run/netns\$|/run/systemd/nspawn|/run/mhtest\$|/run/mhtest/lab\$|/run/mhtest/hosts.d\$|^[<>] root-ssh" | grep -v '^$')
-        others=$(printf '%s\n' "$d" | grep -vxF -- "$ours" | grep -v '^$')
-        [ -n "$others" ] && say "note: changed meanwhile by something else (not counted): $(echo "$others" | tr '\n' ';')"
-        if [ -n "$ours" ]; then
-                say "difference:"; say "$ours"
+# "cgroup mhtest-lab-HOST PID COMM" / "cmdline /run/mhtest/lab/LAB PID COMM" for every process
+# of a lab (la[b]: grep's own command line does not match)
+lab_processes() {
+        grep -s -o 'mhtest-lab-[^/]*' /proc/[0-9]*/cgroup | sort -u | while IFS=: read -r f what; do
+                f=${f%/cgroup}
+                echo "cgroup $what ${f#/proc/} $(cat "$f/comm" 2>/dev/null)"
+        done
+        grep -s -a -o '/run/mhtest/la[b]/[^/[:cntrl:]]*' /proc/[0-9]*/cmdline | sort -u | while IFS=: read -r f what; do
+                f=${f%/cmdline}
+                echo "cmdline $what ${f#/proc/} $(cat "$f/comm" 2>/dev/null)"
+        done
+}
+
+# Every netns a lab makes is named LAB-sw, LAB-ctl or LAB-hN (both backends).
+LAB_NETNS_RE='^[a-z][a-z0-9-]*-(sw|ctl|h[0-9]+)$'
+
+# not_from_a_lab LINE [AFTER-SNAPSHOT]: the snapshot line is provably none of any lab's:
+# - the machine's hugepage pool: a lab host's nr_hugepages files are bind mounts of the lab's own
+#   counter files (test-lab proves a write inside lands there), while other suites allocate real
+#   pages meanwhile;
+# - a netns not named like a lab's, with its /run/netns entry and nsfs mount; and /run/netns
+#   itself while such a netns exists (its maker needs it);
+# - a cgroup not named mhtest-lab-* (the only cgroups a lab makes);
+# - a mount whose source is not mhtest-lab-* and that is not below /run/netns, /run/mhtest or
+#   /run/systemd/nspawn (where every mount of a lab is).
+# Everything else counts, whichever lab it names: lab processes, /run/mhtest, /run/systemd/nspawn,
+# /run/mount, root's ssh files. check_lab_items proves, while a lab is up, that the rules above
+# leave none of its items out.
+not_from_a_lab() {
+        local kind a b c
+        read -r kind a b c <<<"$1"
+        case $kind in
+        hugepages) return 0 ;;
+        netns) ! [[ $a =~ $LAB_NETNS_RE ]] ;;
+        cgroup) [[ ${a##*/} != mhtest-lab-* ]] ;;
+        run)
+                case $a in
+                /run/netns) foreign_netns "${2:-}" ;;
+                /run/netns/*) ! [[ ${a#/run/netns/} =~ $LAB_NETNS_RE ]] ;;
+                *) return 1 ;;
+                esac ;;
+        mount)
+                [[ $a == mhtest-lab-* ]] && return 1
+                case $b in
+                /run/netns) foreign_netns "${2:-}" ;;
+                /run/netns/*) ! [[ ${b#/run/netns/} =~ $LAB_NETNS_RE ]] ;;
+                /run/mhtest | /run/mhtest/* | /run/systemd/nspawn | /run/systemd/nspawn/*) return 1 ;;
+                *) return 0 ;;
+                esac ;;
+        *) return 1 ;;
+        esac
+}
+foreign_netns() { # SNAPSHOT-FILE: it lists a netns not named like a lab's
+        [ -n "$1" ] && awk '$1 == "netns" {print $2}' "$1" | grep -qvE "$LAB_NETNS_RE"
+}
+
+# Compare two machine snapshots: every difference counts, whichever lab it comes from, except
+# the lines not_from_a_lab proves foreign (reported, not counted).
+compare_snapshots() { # compare_snapshots BEFORE AFTER
+        local line ours=() others=()
+        while IFS= read -r line; do
+                if not_from_a_lab "${line:2}" "$2"; then others+=("$line"); else ours+=("$line"); fi
+        done < <(diff "$1" "$2" | grep '^[<>] ')
+        [ ${#others[@]} -gt 0 ] && say "note: changed meanwhile, provably not by a lab (not counted): $(printf '%s;' "${others[@]}")"
+        if [ ${#ours[@]} -gt 0 ]; then
+                say "difference:"; printf '%s\n' "${ours[@]}"
+                printf '%s\n' "${ours[@]}" | grep -q '^> proc ' && { say "lab processes now:"; lab_processes; }
+                return 1
+        fi
+        return 0
+}
+
+# check_lab_items BEFORE DURING LAB: every item that appeared with the lab and names it is one
+# compare_snapshots counts (so its exceptions cannot hide a leftover of a lab).
+check_lab_items() {
+        local line missed=()
+        while IFS= read -r line; do
+                not_from_a_lab "${line:2}" "$2" && missed+=("${line:2}")
+        done < <(diff "$1" "$2" | grep '^> ' | grep -F -- "$3")
+        if [ ${#missed[@]} -gt 0 ]; then
+                say "items of lab $3 the leftover check would not count:"; printf '%s\n' "${missed[@]}"
                 return 1
         fi
         return 0

@@ -7,12 +7,17 @@
 . "$(dirname "$0")/lib.sh"
 require_lab_capable
 
-before=$(mktemp) after=$(mktemp)
-trap 'rm -f "$before" "$after"' EXIT
+before=$(mktemp) during=$(mktemp) after=$(mktemp)
+trap 'rm -f "$before" "$during" "$after"' EXIT
 machine_snapshot >"$before"
 lab_up mhsys3 3
-trap 'lab_down; rm -f "$before" "$after"' EXIT
+trap 'lab_down; rm -f "$before" "$during" "$after"' EXIT
 H=(mhsys3-h1 mhsys3-h2 mhsys3-h3)
+machine_snapshot >"$during"
+check "the leftover check counts every item of the running lab" check_lab_items "$before" "$during" mhsys3
+check_eq "the lab's items include its netns, mounts, cgroups, processes and /run entries" \
+        "cgroup mount netns proc run" \
+        "$(diff "$before" "$during" | grep '^> ' | grep -F mhsys3 | awk '{print $2}' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
 # status
 st=$("$MHTEST" lab status mhsys3 --json)
@@ -79,5 +84,5 @@ check_eq "lab exec passes stdin" "hello" "$(echo hello | hx "${H[0]}" cat)"
 lab_down
 LAB=
 machine_snapshot >"$after"
-check "machine after lab down equals before lab up" compare_snapshots "$before" "$after" mhsys3
+check "machine after lab down equals before lab up (every lab's leftovers count)" compare_snapshots "$before" "$after"
 finish

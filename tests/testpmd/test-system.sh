@@ -35,6 +35,23 @@ wait_until() { # wait_until WHAT CMD... : a state, bounded only against hangs
         fail "timed out waiting for $what"
         return 1
 }
+# telemetry CMD... : testpmd's own answers, asked inside the host over its telemetry socket; one
+# JSON line for the greeting (it carries testpmd's pid), then one per command
+telemetry() {
+        hx "$H" python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+print(json.dumps(json.loads(s.recv(65536))))
+for c in sys.argv[2:]:
+    s.send(c.encode())
+    print(json.dumps(json.loads(s.recv(1 << 20))[c.split(",")[0]]))' "/var/run/dpdk/mhtest-$J/dpdk_telemetry.v2" "$@"
+}
+tm_field() { # tm_field EXPR CMD... : python expression on r = [greeting, reply...]
+        local expr=$1; shift
+        telemetry "$@" | python3 -c 'import json, sys; r = [json.loads(l) for l in sys.stdin]; print(eval(sys.argv[1]))' "$expr"
+}
 journal_ids() { # the MESSAGE_IDs of the job's entries, in order
         hx "$H" journalctl --no-pager -o json "MHTEST_JOB=$J" | python3 -c '
 import json, sys
@@ -48,7 +65,8 @@ for l in sys.stdin:
 check "systemctl start $U" hx "$H" systemctl start "$U"
 check_eq "$U active" active "$(prop ActiveState)"
 # start returned: systemd has READY=1. Both ports must be started at this point.
-check_eq "ports started when start returned" "True True" "$(tp_field '" ".join(str(p["started"]) for p in t["ports"])')"
+check_eq "ports started when start returned (testpmd's telemetry)" "1 1" \
+        "$(tm_field '" ".join(str(i["dev_started"]) for i in r[1:])' /ethdev/info,0 /ethdev/info,1)"
 started_after_ready=$(hx "$H" journalctl --no-pager -o json | python3 -c '
 import json, sys
 ready = started = None
@@ -87,10 +105,13 @@ check_eq "$U active again after kill -9" active "$(prop ActiveState)"
 check "NRestarts grew" test "$(prop NRestarts)" -gt "$restarts"
 new_tp=$(tp_field 't["testpmd_pid"]')
 check "a new testpmd runs ($new_tp)" test -n "$new_tp" -a "$new_tp" != "$old_tp"
+check_eq "the telemetry socket is the new testpmd's" "$new_tp" "$(tm_field 'r[0]["pid"]')"
 # (grep reads everything: with pipefail, an early grep -q exit would fail the writer)
 exited_logged() { hx "$H" journalctl --no-pager "MHTEST_JOB=$J" MESSAGE_ID=6d7a76f4804846efb5dedc46530d92ca | grep -c 'killed by signal 9' >/dev/null; }
 check "journal: TESTPMD_EXITED of the killed testpmd" exited_logged
-forwarding() { [ "$(tp_field 'min(p["rx_pps"] for p in t["ports"]) if t else 0')" -gt 0 ]; }
+opackets() { tm_field 'sum(x["opackets"] for x in r[1:])' /ethdev/stats,0 /ethdev/stats,1; }
+forwarded=$(opackets)
+forwarding() { [ "$(opackets)" -gt "${forwarded:-0}" ]; }
 wait_until "forwarding after the restart" forwarding
 
 # --- stop: clean, final statistics ---
