@@ -62,8 +62,11 @@ static void validate_with_libvirt(const char *xml) {
         _cleanup_free_ char *p = strjoin(root, "/domain.xml"), *exe = NULL;
         char *argv[] = { (char *) "virt-xml-validate", NULL, (char *) "domain", NULL };
 
-        if (find_executable("virt-xml-validate", &exe) < 0)
-                return; /* schema check is extra; the XPath checks above are the test */
+        if (find_executable("virt-xml-validate", &exe) < 0) {
+                /* schema check is extra; the XPath checks above are the test. Say it was not done. */
+                print_message("note: virt-xml-validate not installed (libvirt-clients), libvirt's schema not checked\n");
+                return;
+        }
         assert_int_equal(write_file_atomic(p, xml, 0644), 0);
         argv[1] = p;
         assert_int_equal(spawn_wait(argv), 0);

@@ -35,11 +35,13 @@ contains() { # DESCRIPTION TEXT: the last output contains TEXT
         fi
 }
 
-# the common options
+# the common options; the version is the one meson.build declares
+version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$src/meson.build" | head -1)
+[ -n "$version" ] || { echo "FAIL: no version in $src/meson.build"; exit 1; }
 for tool in "$mhtest" "$gen"; do
         check "$(basename "$tool") --help" 0 "$tool" --help
         check "$(basename "$tool") --version" 0 "$tool" --version
-        contains "$(basename "$tool") --version prints the version" "0."
+        contains "$(basename "$tool") --version prints the project's version" " $version"
         check "$(basename "$tool") --log-level=bogus" 2 "$tool" --log-level=bogus --help
 done
 check "config --help" 0 "$mhtest" config --help
