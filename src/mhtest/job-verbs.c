@@ -94,8 +94,9 @@ static void report_failed(UnitWatch *w, const char *job, const UnitState *u, boo
                   lines ? ". Its last journal lines:\n    " : ".", strempty(lines));
 }
 
-/* The units this job unit started: the ones it Wants= that are also PartOf= it (ConsistsOf=).
- * An administrator's Wants= drop-in for something else is not waited for. */
+/* The units of the job: those PartOf= it (its ConsistsOf=); with only_wanted, those it also
+ * Wants=, i.e. the ones its start started. An administrator's Wants= drop-in for something else
+ * is not waited for. */
 static int job_units(sd_bus *bus, const char *unit, bool only_wanted, char ***ret) {
         _cleanup_strv_free_ char **wants = NULL, **parts = NULL, **l = NULL;
         int r;
