@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include "lab.h"
 #include "macro.h"
+#include "time-util.h"
 
 /* The lab's own layout. Two backends share the verbs, the state, the network layout and the
  * hosts.d/SSH wiring:
@@ -53,9 +54,10 @@ typedef struct LabOptions {
 } LabOptions;
 
 typedef struct LabHost {
-        char *name;    /* NAME-hK: host name, machine name, network namespace */
-        char *address; /* on the lab network */
-        pid_t pid;     /* systemd-nspawn or QEMU; 0: not started */
+        char *name;         /* NAME-hK: host name, machine name, network namespace */
+        char *address;      /* on the lab network */
+        pid_t pid;          /* systemd-nspawn or QEMU; 0: not started */
+        uint64_t pid_start; /* its start time (/proc/PID/stat), which tells it from a reused PID */
 } LabHost;
 
 typedef struct Lab {
@@ -74,6 +76,12 @@ typedef struct Lab {
 /* lab-state.c */
 void lab_free(Lab *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lab *, lab_free);
+/* A lab as "up" is asked for it, nothing made yet: hosts NAME-hK at .11, .12, ... of subnet. */
+int lab_new(const LabOptions *o, uint32_t subnet, Lab **ret);
+/* Its directory, and its record in it. */
+int lab_create(const Lab *l, mode_t mode);
+/* Its directory, and /run/mhtest/lab and /run/mhtest when it made them and they are empty. */
+int lab_remove_dir(const Lab *l);
 char *lab_ip4_format(uint32_t a);
 char *lab_sw_ns(const Lab *l);
 char *lab_ctl_ns(const Lab *l);
@@ -91,6 +99,24 @@ int lab_devnull_fd(void);
 int lab_run_quiet(char * const *argv);
 /* The process exists with this command name (any name if comm is NULL). */
 bool lab_pid_is(pid_t pid, const char *comm);
+int lab_pid_start_time(pid_t pid, uint64_t *ret);
+/* The host's recorded process (pid and start time; without a start time, by a command name
+ * starting with comm) still has an entry in /proc, as a zombie too. */
+bool lab_host_process_exists(const LabHost *h, const char *comm);
+/* ... and has not exited. */
+bool lab_host_process_running(const LabHost *h, const char *comm);
+/* How long "lab down" waits for the lab's processes to be gone (exited and reaped by their
+ * parents) once the hosts were told to stop; then what still runs in the hosts' cgroups, or is a
+ * recorded process, is killed, and reaped for at most LAB_REAP_AFTER_KILL_USEC more. A parent
+ * other than us reaps: "lab up" has exited, so systemd-nspawn and a daemonized QEMU belong to
+ * PID 1 (or the nearest subreaper), which may take its time. */
+#define LAB_REAP_TIMEOUT_USEC (15 * USEC_PER_SEC)
+#define LAB_REAP_AFTER_KILL_USEC (5 * USEC_PER_SEC)
+/* Wait until no process of the lab has an entry in /proc: nothing runs in, or as a zombie still
+ * names, a host's cgroup, and no host's recorded process (comm as above) exists. -EBUSY (with a
+ * warning naming every PID left, and for a zombie the parent that has not reaped it) if that does
+ * not happen in time. */
+int lab_wait_processes_gone(const Lab *l, const char *comm, uint64_t timeout_usec);
 /* The cgroup hierarchies a host gets a subtree in: the unified one, or name=systemd plus the
  * unified one on a hybrid machine. */
 int lab_cgroup_roots(char ***ret);
@@ -113,11 +139,15 @@ int lab_network_tap_add(const char *ns, const char *tap, const char *bridge);
 int lab_network_down(const Lab *l);
 /* Enter the lab's controller namespace for good (before an exec). */
 int lab_enter_ctl(const Lab *l);
+/* Run argv in the lab's controller namespace (capturing stdout if ret_out), as spawn_wait(). */
+int lab_ctl_run(const Lab *l, char * const *argv, char **ret_out);
 
 /* lab-root.c */
 int lab_root_write(const char *root, const char *rel, const char *contents, mode_t mode);
 int lab_root_append(const char *root, const char *rel, const char *add);
 int lab_root_symlink(const char *root, const char *rel, const char *target);
+/* /etc/hosts lines naming the controller and every host. */
+int lab_hosts_lines(const Lab *l, char **ret);
 int lab_host_mount_root(const Lab *l, const LabHost *h);
 int lab_host_prepare_root(const Lab *l, const LabHost *h, const char *root);
 /* Plain files standing in for the kernel's hugepage counters; the nspawn --bind= options to
@@ -152,7 +182,7 @@ int lab_container_nsenter_argv(pid_t leader, char * const *cmd, char ***ret);
 
 /* lab-vm.c: the L1 VM backend */
 int lab_vm_up(const LabOptions *o);
-int lab_vm_down(const char *name);
+int lab_vm_down(Lab *l);
 /* A vm lab host's state for "lab status": "down" (QEMU gone), "booting" (no SSH answer yet), or
  * systemd's state (systemctl is-system-running) over SSH from the controller namespace. */
-int lab_vm_host_state(const char *name, const char *host, pid_t qemu_pid, char **ret);
+int lab_vm_host_state(const Lab *l, const LabHost *h, char **ret);

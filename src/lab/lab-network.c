@@ -14,6 +14,7 @@
 #include "lab-internal.h"
 #include "log.h"
 #include "netns-util.h"
+#include "process-util.h"
 #include "string-util.h"
 #include "strv.h"
 
@@ -179,6 +180,25 @@ int lab_network_down(const Lab *l) {
         }
         (void) netns_run_dir_release();
         return ret;
+}
+
+int lab_ctl_run(const Lab *l, char * const *argv, char **ret_out) {
+        _cleanup_free_ char *ctl = lab_ctl_ns(l);
+        _cleanup_close_ int fd = -EBADF;
+        int saved = -EBADF, r;
+
+        if (!ctl)
+                return -ENOMEM;
+        fd = netns_open(ctl);
+        if (fd < 0)
+                return fd;
+        /* The child inherits the namespace; we return to ours at once. */
+        r = netns_enter(fd, &saved);
+        if (r < 0)
+                return r;
+        r = ret_out ? spawn_capture(argv, ret_out) : spawn_wait(argv);
+        netns_leave(&saved);
+        return r;
 }
 
 int lab_enter_ctl(const Lab *l) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "fileio.h"
 #include "lab-internal.h"
@@ -28,23 +27,13 @@
 /* Marker (in LAB_RUN_DIR) for the machine-wide directory the first lab made and the last one
  * removes. */
 #define LAB_MARK_NSPAWN_DIR LAB_RUN_DIR "/.made-run-systemd-nspawn"
+#define NSPAWN_COMM "systemd-nspawn"
 
 /* ---- processes of a host ---- */
 
-/* True while the process runs (reaps it if it is our child and has exited). */
+/* True while systemd-nspawn runs (a zombie has exited). */
 bool lab_container_running(const LabHost *h) {
-        _cleanup_free_ char *p = NULL, *stat = NULL;
-        char *e;
-
-        if (h->pid <= 0)
-                return false;
-        (void) waitpid(h->pid, NULL, WNOHANG);
-        if (!lab_pid_is(h->pid, "systemd-nspawn"))
-                return false;
-        if (asprintf_safe(&p, "/proc/%d/stat", (int) h->pid) < 0 || read_one_line_file(p, &stat) < 0)
-                return false;
-        e = strrchr(stat, ')');
-        return e && e[1] == ' ' && e[2] != 'Z';
+        return lab_host_process_running(h, NSPAWN_COMM);
 }
 
 /* The container's PID 1: the child of nspawn that runs systemd. */
@@ -234,6 +223,10 @@ static int host_boot(Lab *l, LabHost *h) {
                 }
         }
         h->pid = pid;
+        /* It cannot be gone yet: nobody has waited for it. */
+        r = lab_pid_start_time(pid, &h->pid_start);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the start time of systemd-nspawn (PID %d): %m", (int) pid);
         return lab_save(l);
 }
 
@@ -438,6 +431,10 @@ int lab_container_down(Lab *l) {
                         if (cg)
                                 lab_cgroup_kill(cg, SIGKILL);
                 }
+        /* Down only when every process of the hosts has left /proc: systemd-nspawn has exited
+         * above, but "lab up" exited long ago, so PID 1 reaps it, when it gets to it. */
+        if (lab_wait_processes_gone(l, NSPAWN_COMM, LAB_REAP_TIMEOUT_USEC) < 0)
+                r = -EBUSY;
 
         if (unmount_below(l->dir) < 0)
                 r = -EBUSY;
@@ -461,10 +458,6 @@ int lab_container_down(Lab *l) {
 
         if (l->created_images && l->images)
                 (void) rm_rf(l->images);
-        if (rm_rf(l->dir) < 0) {
-                log_warning("Failed to remove %s completely.", l->dir);
-                r = -EBUSY;
-        }
         /* Machine-wide things the first container lab made, removed by the last one. */
         if (access(LAB_MARK_NSPAWN_DIR, F_OK) >= 0) {
                 bool other = false;
@@ -472,6 +465,8 @@ int lab_container_down(Lab *l) {
                 if (lab_list(&labs) >= 0)
                         STRV_FOREACH(n, labs) {
                                 _cleanup_(lab_freep) Lab *o = NULL;
+                                if (streq(*n, l->name))
+                                        continue;
                                 if (lab_load(*n, &o) < 0 || o->backend == LAB_BACKEND_CONTAINER)
                                         other = true;
                         }
@@ -483,53 +478,39 @@ int lab_container_down(Lab *l) {
                                 (void) unlink(LAB_MARK_NSPAWN_DIR);
                 }
         }
-        (void) rmdir(LAB_RUN_DIR);
-        if (l->made_run_dir)
-                (void) rmdir("/run/mhtest");
+        if (lab_remove_dir(l) < 0)
+                r = -EBUSY;
         return r;
 }
 
 /* ---- up ---- */
 
 int lab_container_up(const LabOptions *o) {
-        _cleanup_(lab_freep) Lab *l = calloc(1, sizeof(Lab));
+        _cleanup_(lab_freep) Lab *l = NULL;
         _cleanup_free_ char *ctl = NULL, *ctl_addr = NULL, *sw = NULL, *install = NULL;
         uint64_t t0 = now_usec();
+        uint32_t subnet;
         int r;
 
-        if (!l)
-                return log_oom();
         STRV_FOREACH(prog, STRV_MAKE("systemd-nspawn", "nsenter", "ssh-keygen", "/usr/sbin/sshd", "/usr/sbin/libvirtd", "virsh")) {
                 _cleanup_free_ char *p = NULL;
                 if ((*prog)[0] == '/' ? access(*prog, X_OK) < 0 : find_executable(*prog, &p) < 0)
                         return log_error_errno(-ENOENT, "%s is not installed; run tools/install-deps.sh "
                                                "(packages systemd-container, openssh-server, libvirt-daemon-system).", *prog);
         }
-        l->name = strdup(o->name);
-        l->dir = strjoin(LAB_RUN_DIR "/", o->name);
-        l->backend = LAB_BACKEND_CONTAINER;
-        if (!l->name || !l->dir)
-                return log_oom();
+        r = lab_pick_subnet(o->name, &subnet);
+        if (r < 0)
+                return log_error_errno(r, "No free /24 in 10.77.0.0/16 for the lab network.");
+        r = lab_new(o, subnet, &l);
+        if (r < 0)
+                return r;
         if (access(l->dir, F_OK) >= 0)
                 return log_error_errno(-EEXIST, "Lab \"%s\" exists already (%s): \"mhtest lab down %s\" first.", l->name,
                                        l->dir, l->name);
-        if (o->from)
-                l->from = strdup(o->from);
-        else if (lab_default_from(&l->from) < 0)
-                return log_oom();
-        r = lab_pick_subnet(l->name, &l->subnet);
-        if (r < 0)
-                return log_error_errno(r, "No free /24 in 10.77.0.0/16 for the lab network.");
-        l->hosts = calloc(o->n_hosts, sizeof(LabHost));
-        if (!l->hosts)
-                return log_oom();
-        for (unsigned i = 0; i < o->n_hosts; i++) {
-                LabHost *h = &l->hosts[l->n_hosts++];
-                if (asprintf_safe(&h->name, "%s-h%u", l->name, i + 1) < 0 || !(h->address = lab_ip4_format(l->subnet + 11 + i)))
-                        return log_oom();
-                if (netns_exists(h->name))
-                        return log_error_errno(-EEXIST, "Network namespace %s exists already; not touching it.", h->name);
-        }
+        for (size_t i = 0; i < l->n_hosts; i++)
+                if (netns_exists(l->hosts[i].name))
+                        return log_error_errno(-EEXIST, "Network namespace %s exists already; not touching it.",
+                                               l->hosts[i].name);
         sw = lab_sw_ns(l);
         ctl = lab_ctl_ns(l);
         ctl_addr = lab_ip4_format(l->subnet + 1);
@@ -537,20 +518,6 @@ int lab_container_up(const LabOptions *o) {
                 return log_oom();
         if (netns_exists(sw) || netns_exists(ctl))
                 return log_error_errno(-EEXIST, "Network namespace %s or %s exists already; not touching it.", sw, ctl);
-
-        /* From here on everything made is recorded, and removed again if "up" fails. */
-        l->made_run_dir = access("/run/mhtest", F_OK) < 0;
-        l->made_hosts_dir = access(LAB_HOSTS_DIR, F_OK) < 0;
-        if (access("/run/systemd/nspawn", F_OK) < 0) {
-                r = mkdir_p(LAB_RUN_DIR, 0755);
-                if (r >= 0)
-                        r = write_file_atomic(LAB_MARK_NSPAWN_DIR, "", 0644);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to create %s: %m", LAB_RUN_DIR);
-        }
-        r = mkdir_p(l->dir, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", l->dir);
         if (o->images)
                 l->images = strdup(o->images);
         else {
@@ -559,7 +526,18 @@ int lab_container_up(const LabOptions *o) {
         }
         if (!l->images)
                 return log_oom();
-        r = lab_save(l);
+
+        /* From here on everything made is recorded, and removed again if "up" fails. */
+        if (access("/run/systemd/nspawn", F_OK) < 0) {
+                r = mkdir_p(LAB_RUN_DIR, 0755);
+                if (r >= 0)
+                        r = write_file_atomic(LAB_MARK_NSPAWN_DIR, "", 0644);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to create %s: %m", LAB_RUN_DIR);
+                        goto fail;
+                }
+        }
+        r = lab_create(l, 0755);
         if (r < 0)
                 goto fail;
         if (l->created_images) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "fileio.h"
 #include "lab-internal.h"
@@ -13,6 +14,7 @@
 #include "process-util.h"
 #include "string-util.h"
 #include "strv.h"
+#include "time-util.h"
 
 int lab_devnull_fd(void) {
         return RET_NERRNO(open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -130,3 +132,224 @@ int lab_cgroup_remove(const char *path) {
         return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+/* ---- identity and the end of the lab's processes ---- */
+
+typedef struct ProcStat {
+        char comm[64];
+        char state;
+        pid_t ppid;
+        uint64_t start; /* clock ticks after boot */
+} ProcStat;
+
+static int proc_stat(pid_t pid, ProcStat *ret) {
+        _cleanup_free_ char *p = NULL, *s = NULL;
+        const char *open_paren, *close_paren;
+        unsigned long long start;
+        int ppid, n;
+        char state;
+
+        if (pid <= 0)
+                return -ESRCH;
+        if (asprintf_safe(&p, "/proc/%d/stat", (int) pid) < 0)
+                return -ENOMEM;
+        if (read_one_line_file(p, &s) < 0)
+                return -ESRCH;
+        /* "PID (COMM) STATE PPID ..." where COMM may hold anything, ")" included */
+        open_paren = strchr(s, '(');
+        close_paren = strrchr(s, ')');
+        if (!open_paren || !close_paren || close_paren < open_paren)
+                return -EBADMSG;
+        /* fields 3 (state), 4 (ppid), then 5-21 skipped, 22 (starttime) */
+        n = sscanf(close_paren + 1,
+                   " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                   &state, &ppid, &start);
+        if (n != 3)
+                return -EBADMSG;
+        *ret = (ProcStat) { .state = state, .ppid = ppid, .start = start };
+        snprintf(ret->comm, sizeof ret->comm, "%.*s", (int) (close_paren - open_paren - 1), open_paren + 1);
+        return 0;
+}
+
+/* A zombie (or one on its way out): it has exited, its parent has not reaped it yet. */
+static bool proc_exited(const ProcStat *st) {
+        return st->state == 'Z' || st->state == 'X';
+}
+
+int lab_pid_start_time(pid_t pid, uint64_t *ret) {
+        ProcStat st;
+        int r;
+
+        r = proc_stat(pid, &st);
+        if (r < 0)
+                return r;
+        *ret = st.start;
+        return 0;
+}
+
+/* The process the lab recorded still has an entry in /proc: same start time, or where none was
+ * recorded, a command name starting with comm. A zombie counts: it exists until reaped. */
+static bool pid_recorded_exists(pid_t pid, uint64_t start, const char *comm, ProcStat *ret) {
+        ProcStat st;
+
+        if (pid <= 0 || proc_stat(pid, &st) < 0)
+                return false;
+        if (start > 0 ? st.start != start : !startswith(st.comm, comm))
+                return false;
+        if (ret)
+                *ret = st;
+        return true;
+}
+
+bool lab_host_process_exists(const LabHost *h, const char *comm) {
+        return pid_recorded_exists(h->pid, h->pid_start, comm, NULL);
+}
+
+bool lab_host_process_running(const LabHost *h, const char *comm) {
+        ProcStat st;
+
+        /* Reap it if it is our own child ("up" failing half way): nobody else will. */
+        if (h->pid > 0)
+                (void) waitpid(h->pid, NULL, WNOHANG);
+        return pid_recorded_exists(h->pid, h->pid_start, comm, &st) && !proc_exited(&st);
+}
+
+/* Which host's cgroup a line of /proc/PID/cgroup ("ID:CONTROLLERS:/PATH") names, if any. The
+ * unified hierarchy keeps naming it for a zombie, which the cgroup itself no longer lists. */
+static ssize_t cgroup_line_host(const Lab *l, const char *line) {
+        const char *path = strchr(line, ':');
+
+        if (!path || !(path = strchr(path + 1, ':')))
+                return -1;
+        path++;
+        for (size_t i = 0; i < l->n_hosts; i++) {
+                size_t n = strlen("/mhtest-lab-") + strlen(l->hosts[i].name);
+                if (startswith(path, "/mhtest-lab-") && strncmp(path + strlen("/mhtest-lab-"), l->hosts[i].name,
+                                                                 strlen(l->hosts[i].name)) == 0 &&
+                    (path[n] == '\0' || path[n] == '/' || path[n] == ' '))
+                        return (ssize_t) i;
+        }
+        return -1;
+}
+
+typedef struct Leftover {
+        pid_t pid;
+        size_t host;
+        ProcStat stat;
+} Leftover;
+
+static int leftover_add(Leftover **list, size_t *n, pid_t pid, size_t host, const ProcStat *st) {
+        Leftover *a;
+
+        for (size_t i = 0; i < *n; i++)
+                if ((*list)[i].pid == pid)
+                        return 0;
+        a = reallocarray(*list, *n + 1, sizeof(Leftover));
+        if (!a)
+                return -ENOMEM;
+        a[(*n)++] = (Leftover) { .pid = pid, .host = host, .stat = *st };
+        *list = a;
+        return 0;
+}
+
+/* Every process of the lab that still has an entry in /proc: what runs in (or, as a zombie,
+ * still names) a host's cgroup, and the recorded process of every host. */
+static int lab_leftovers(const Lab *l, const char *comm, Leftover **ret, size_t *ret_n) {
+        _cleanup_free_ Leftover *list = NULL;
+        _cleanup_closedir_ DIR *d = opendir("/proc");
+        struct dirent *de;
+        size_t n = 0;
+        int r;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL, *content = NULL;
+                unsigned v;
+                ProcStat st;
+
+                if (parse_unsigned(de->d_name, &v) < 0 || (pid_t) v == getpid())
+                        continue;
+                if (asprintf_safe(&p, "/proc/%u/cgroup", v) < 0)
+                        return -ENOMEM;
+                if (read_full_file(p, &content, NULL) < 0)
+                        continue; /* gone meanwhile */
+                for (char *line = strtok(content, "\n"); line; line = strtok(NULL, "\n")) {
+                        ssize_t host = cgroup_line_host(l, line);
+                        if (host < 0)
+                                continue;
+                        if (proc_stat((pid_t) v, &st) >= 0) {
+                                r = leftover_add(&list, &n, (pid_t) v, (size_t) host, &st);
+                                if (r < 0)
+                                        return r;
+                        }
+                        break;
+                }
+        }
+        for (size_t i = 0; i < l->n_hosts; i++) {
+                ProcStat st;
+                if (pid_recorded_exists(l->hosts[i].pid, l->hosts[i].pid_start, comm, &st)) {
+                        r = leftover_add(&list, &n, l->hosts[i].pid, i, &st);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+int lab_wait_processes_gone(const Lab *l, const char *comm, uint64_t timeout_usec) {
+        uint64_t deadline = now_usec() + timeout_usec;
+        bool killed = false;
+        int r;
+
+        for (;;) {
+                _cleanup_free_ Leftover *left = NULL;
+                size_t n = 0, running = 0;
+
+                for (size_t i = 0; i < l->n_hosts; i++)
+                        if (l->hosts[i].pid > 0)
+                                (void) waitpid(l->hosts[i].pid, NULL, WNOHANG);
+                r = lab_leftovers(l, comm, &left, &n);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to list the processes of lab %s: %m", l->name);
+                if (n == 0)
+                        return 0;
+                if (now_usec() < deadline) {
+                        sleep_usec(50 * USEC_PER_MSEC);
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++)
+                        if (!proc_exited(&left[i].stat))
+                                running++;
+                if (running > 0 && !killed) {
+                        /* Only what is in the lab's own cgroups or is a recorded process with its
+                         * start time checked: nothing else is ours to kill. */
+                        for (size_t i = 0; i < n; i++)
+                                if (!proc_exited(&left[i].stat)) {
+                                        log_warning("Lab %s: PID %d (%s) of %s still runs after %.0f s, killing it.",
+                                                    l->name, (int) left[i].pid, left[i].stat.comm,
+                                                    l->hosts[left[i].host].name, (double) timeout_usec / USEC_PER_SEC);
+                                        (void) kill(left[i].pid, SIGKILL);
+                                }
+                        killed = true;
+                        deadline = now_usec() + LAB_REAP_AFTER_KILL_USEC;
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        const Leftover *o = &left[i];
+                        ProcStat parent = {};
+
+                        if (proc_exited(&o->stat)) {
+                                (void) proc_stat(o->stat.ppid, &parent);
+                                log_warning("Lab %s: PID %d (%s) of %s has exited but is not reaped: its parent, "
+                                            "PID %d (%s), has not collected it.",
+                                            l->name, (int) o->pid, o->stat.comm, l->hosts[o->host].name,
+                                            (int) o->stat.ppid, parent.comm[0] ? parent.comm : "?");
+                        } else
+                                log_warning("Lab %s: PID %d (%s) of %s still runs after SIGKILL (state %c).", l->name,
+                                            (int) o->pid, o->stat.comm, l->hosts[o->host].name, o->stat.state);
+                }
+                return -EBUSY;
+        }
+}

@@ -232,7 +232,7 @@ int lab_host_mount_root(const Lab *l, const LabHost *h) {
         return 0;
 }
 
-static int host_hosts_lines(const Lab *l, char **ret) {
+int lab_hosts_lines(const Lab *l, char **ret) {
         _cleanup_free_ char *s = NULL, *ctl = lab_ip4_format(l->subnet + 1);
 
         if (!ctl || asprintf_safe(&s, "# mhtest lab %s\n%s\t%s-ctl\n", l->name, ctl, l->name) < 0)
@@ -266,7 +266,7 @@ int lab_host_prepare_root(const Lab *l, const LabHost *h, const char *root) {
         r = lab_root_write(root, "/etc/machine-id", s, 0444);
         if (r < 0)
                 return r;
-        r = host_hosts_lines(l, &hosts);
+        r = lab_hosts_lines(l, &hosts);
         if (r >= 0)
                 r = lab_root_append(root, "/etc/hosts", hosts);
         if (r < 0)

@@ -11,18 +11,37 @@
 #include "string-util.h"
 #include "strv.h"
 
+static int keygen(const char *path, const char *comment) {
+        return lab_run_quiet(STRV_MAKE("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path));
+}
+
+/* A container host makes its own host key at boot, and the controller trusts it blindly (the
+ * hosts live in namespaces nobody else reaches). L1 hosts share one host key the lab made, so
+ * the controller and the hosts pin it (known_hosts). */
 int lab_write_ssh(const Lab *l) {
         _cleanup_free_ char *key = lab_path(l, "id_ed25519", NULL), *cfg = lab_path(l, "ssh_config", NULL), *s = NULL;
         _cleanup_free_ char *bin = lab_path(l, "bin", "ssh"), *wrapper = NULL, *comment = strjoin("mhtest-lab-", l->name);
-        _cleanup_free_ char *net = lab_ip4_format(l->subnet);
+        _cleanup_free_ char *net = lab_ip4_format(l->subnet), *known = NULL, *known_s = NULL, *host_pub = NULL;
+        bool pinned = l->backend == LAB_BACKEND_VM;
         int r;
 
-        if (!key || !cfg || !bin || !comment || !net)
+        if (!key || !cfg || !bin || !comment || !net || !(known = lab_path(l, "known_hosts", NULL)))
                 return -ENOMEM;
         *strrchr(net, '.') = 0;
-        r = lab_run_quiet(STRV_MAKE("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key));
+        r = keygen(key, comment);
         if (r < 0)
                 return r;
+        if (pinned) {
+                _cleanup_free_ char *host_key = lab_path(l, "ssh_host_ed25519_key", NULL), *host_comment = NULL,
+                                    *pub_path = NULL;
+                if (!host_key || !(host_comment = strjoin(comment, "-host")) || !(pub_path = strjoin(host_key, ".pub")))
+                        return -ENOMEM;
+                r = keygen(host_key, host_comment);
+                if (r >= 0)
+                        r = read_one_line_file(pub_path, &host_pub);
+                if (r < 0)
+                        return r;
+        }
         /* Absolute paths throughout: virsh runs ssh with a scrubbed environment, and ssh_config
          * expands no variables. */
         if (asprintf_safe(&s,
@@ -31,19 +50,30 @@ int lab_write_ssh(const Lab *l) {
                           "  User root\n"
                           "  IdentityFile %s\n"
                           "  IdentitiesOnly yes\n"
-                          "  StrictHostKeyChecking no\n"
-                          "  UserKnownHostsFile /dev/null\n"
+                          "  StrictHostKeyChecking %s\n"
+                          "  UserKnownHostsFile %s\n"
                           "  LogLevel ERROR\n",
-                          l->name, l->name, l->name, net, key) < 0)
+                          l->name, l->name, l->name, net, key, pinned ? "yes" : "no", pinned ? known : "/dev/null") < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < l->n_hosts; i++) {
+                const LabHost *h = &l->hosts[i];
                 char *n = NULL;
-                if (asprintf_safe(&n, "%s\nHost %s\n  HostName %s\n", s, l->hosts[i].name, l->hosts[i].address) < 0)
+
+                if (asprintf_safe(&n, "%s\nHost %s\n  HostName %s\n%s%s%s", s, h->name, h->address,
+                                  pinned ? "  HostKeyAlias " : "", pinned ? h->name : "", pinned ? "\n" : "") < 0)
                         return -ENOMEM;
                 free(s);
                 s = n;
+                if (pinned) {
+                        if (asprintf_safe(&n, "%s%s,%s %s\n", strempty(known_s), h->name, h->address, host_pub) < 0)
+                                return -ENOMEM;
+                        free(known_s);
+                        known_s = n;
+                }
         }
         r = write_file_atomic(cfg, s, 0644);
+        if (r >= 0 && pinned)
+                r = write_file_atomic(known, strempty(known_s), 0644);
         if (r < 0)
                 return r;
         if (asprintf_safe(&wrapper, "#!/bin/sh\n# ssh with the lab's config (libvirt's qemu+ssh finds it first in PATH)\n"
@@ -107,7 +137,7 @@ int lab_ssh_prepare_root(const Lab *l, const LabHost *h, const char *root) {
                 r = mkdir_parents(hk, 0755);
                 if (r < 0)
                         return r;
-                r = lab_run_quiet(STRV_MAKE("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h->name, "-f", hk));
+                r = keygen(hk, h->name);
                 if (r < 0)
                         return r;
         }

@@ -3,8 +3,10 @@
  * and "exec" (later processes) find it again; and the names and paths derived from it. */
 #include <dirent.h>
 #include <stdio.h>
+#include <unistd.h>
 #include "fileio.h"
 #include "lab-internal.h"
+#include "log.h"
 #include "state.h"
 #include "string-util.h"
 #include "strv.h"
@@ -28,6 +30,53 @@ void lab_free(Lab *l) {
         free(l->images);
         free(l->from);
         free(l);
+}
+
+int lab_new(const LabOptions *o, uint32_t subnet, Lab **ret) {
+        _cleanup_(lab_freep) Lab *l = calloc(1, sizeof(Lab));
+
+        if (!l)
+                return log_oom();
+        l->name = strdup(o->name);
+        l->dir = strjoin(LAB_RUN_DIR "/", o->name);
+        l->backend = o->backend;
+        l->subnet = subnet;
+        l->hosts = calloc(o->n_hosts ?: 1, sizeof(LabHost));
+        if (!l->name || !l->dir || !l->hosts || (o->from && !(l->from = strdup(o->from))))
+                return log_oom();
+        for (unsigned i = 0; i < o->n_hosts; i++) {
+                LabHost *h = &l->hosts[l->n_hosts++];
+                if (asprintf_safe(&h->name, "%s-h%u", l->name, i + 1) < 0 || !(h->address = lab_ip4_format(subnet + 11 + i)))
+                        return log_oom();
+        }
+        /* Before anything is made: what did not exist then is ours to remove. */
+        l->made_run_dir = access("/run/mhtest", F_OK) < 0;
+        l->made_hosts_dir = access(LAB_HOSTS_DIR, F_OK) < 0;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int lab_create(const Lab *l, mode_t mode) {
+        int r;
+
+        r = mkdir_p(l->dir, mode);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", l->dir);
+        r = lab_save(l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the record of lab %s: %m", l->name);
+        return 0;
+}
+
+int lab_remove_dir(const Lab *l) {
+        int r = 0;
+
+        if (rm_rf(l->dir) < 0 && access(l->dir, F_OK) >= 0)
+                r = log_warning_errno(-EBUSY, "Failed to remove %s completely.", l->dir);
+        (void) rmdir(LAB_RUN_DIR);
+        if (l->made_run_dir)
+                (void) rmdir("/run/mhtest");
+        return r;
 }
 
 char *lab_ip4_format(uint32_t a) {
@@ -83,6 +132,7 @@ int lab_save(const Lab *l) {
                 json_object_object_add(h, "name", json_object_new_string(l->hosts[i].name));
                 json_object_object_add(h, "address", json_object_new_string(l->hosts[i].address));
                 json_object_object_add(h, "pid", json_object_new_int(l->hosts[i].pid));
+                json_object_object_add(h, "pid_start", json_object_new_int64((int64_t) l->hosts[i].pid_start));
                 json_object_array_add(hosts, h);
         }
         json_object_object_add(o, "hosts", hosts);
@@ -132,6 +182,8 @@ int lab_load(const char *name, Lab **ret) {
                         lh->address = strdup(strempty(state_get_string(h, "address")));
                         if (json_object_object_get_ex(h, "pid", &v))
                                 lh->pid = json_object_get_int(v);
+                        if (json_object_object_get_ex(h, "pid_start", &v))
+                                lh->pid_start = (uint64_t) json_object_get_int64(v);
                         if (!lh->name || !lh->address)
                                 return -ENOMEM;
                 }

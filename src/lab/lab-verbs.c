@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* "mhtest lab up|down|status|exec": the verbs, the same for both backends, dispatched to
  * lab-nspawn.c (containers) or lab-vm.c (L1 VMs) where they differ. */
+#include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 #include "lab-internal.h"
 #include "log.h"
 #include "message-ids.h"
+#include "netns-util.h"
 #include "path-util.h"
 #include "state.h"
 #include "string-util.h"
@@ -45,15 +47,63 @@ static int verb_lab_up(int argc, char *argv[]) {
         }
         if (geteuid() != 0)
                 return log_error_errno(-EPERM, "mhtest lab needs root (namespaces, mounts, containers).");
-        if (o.backend == LAB_BACKEND_VM) {
-                /* The same --from default as containers: run from a build tree, install that. */
-                if (!o.from && lab_default_from(&default_from) > 0)
-                        o.from = default_from;
+        /* Run from a build tree: install that build into the hosts. */
+        if (!o.from && lab_default_from(&default_from) > 0)
+                o.from = default_from;
+        if (o.backend == LAB_BACKEND_VM)
                 return lab_vm_up(&o);
-        }
         if (o.images && !path_is_absolute(o.images))
                 return log_error_errno(-EINVAL, "--images=%s: expected an absolute path.", o.images);
         return lab_container_up(&o);
+}
+
+/* Everything "up" makes that outlives it, looked for where it would be: processes (checked by the
+ * backends, which wait for them), cgroups, mounts, network namespaces, /run entries. */
+static int lab_check_gone(const Lab *l) {
+        _cleanup_strv_free_ char **left = NULL, **roots = NULL, **netns = NULL;
+        _cleanup_free_ char *dir_prefix = strjoin(l->dir, "/"), *line = NULL, *sw = lab_sw_ns(l), *ctl = lab_ctl_ns(l);
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t n = 0;
+
+        if (!dir_prefix || !sw || !ctl || lab_cgroup_roots(&roots) < 0 || !(netns = strv_new(sw, ctl)))
+                return log_oom();
+        for (size_t i = 0; i < l->n_hosts; i++) {
+                _cleanup_free_ char *hostsd = strjoin(LAB_HOSTS_DIR "/", l->hosts[i].name, ".conf"),
+                                    *propagate = strjoin("/run/systemd/nspawn/propagate/", l->hosts[i].name);
+                if (!hostsd || !propagate || strv_extend(&netns, l->hosts[i].name) < 0)
+                        return log_oom();
+                STRV_FOREACH(c, STRV_MAKE(hostsd, propagate))
+                        if (access(*c, F_OK) >= 0 && strv_extend(&left, *c) < 0)
+                                return log_oom();
+                STRV_FOREACH(root, roots) {
+                        _cleanup_free_ char *cg = lab_host_cgroup(*root, &l->hosts[i]);
+                        if (!cg)
+                                return log_oom();
+                        if (access(cg, F_OK) >= 0 && strv_consume(&left, strjoin("cgroup ", cg)) < 0)
+                                return log_oom();
+                }
+        }
+        STRV_FOREACH(ns, netns) {
+                _cleanup_free_ char *p = strjoin(NETNS_RUN_DIR "/", *ns);
+                if (!p)
+                        return log_oom();
+                if (access(p, F_OK) >= 0 && strv_consume(&left, strjoin("network namespace ", p)) < 0)
+                        return log_oom();
+        }
+        if (access(l->dir, F_OK) >= 0 && strv_extend(&left, l->dir) < 0)
+                return log_oom();
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return log_error_errno(-errno, "Failed to read /proc/self/mountinfo: %m");
+        while (getline(&line, &n, f) > 0) {
+                char mp[PATH_MAX];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+                    (startswith(mp, dir_prefix) || streq(mp, l->dir)) && strv_consume(&left, strjoin("mount ", mp)) < 0)
+                        return log_oom();
+        }
+        STRV_FOREACH(x, left)
+                log_warning("Lab %s: %s is left.", l->name, *x);
+        return left ? -EBUSY : 0;
 }
 
 static int verb_lab_down(int argc, char *argv[]) {
@@ -77,9 +127,10 @@ static int verb_lab_down(int argc, char *argv[]) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to read the state of lab %s: %m", name);
-        if (l->backend == LAB_BACKEND_VM)
-                return lab_vm_down(name);
-        r = lab_container_down(l);
+        r = l->backend == LAB_BACKEND_VM ? lab_vm_down(l) : lab_container_down(l);
+        /* Whatever the backend says: down is down only when nothing of the lab is left. */
+        if (lab_check_gone(l) < 0)
+                r = -EBUSY;
         if (asprintf_safe(&f1, "MHTEST_LAB=%s", name) < 0)
                 return log_oom();
         if (r < 0)
@@ -121,7 +172,7 @@ static int lab_status_one(const char *name, json_object *out) {
 
                 if (leader > 0 && lab_container_system_state(leader, &state) >= 0 && state)
                         ;
-                else if (l->backend == LAB_BACKEND_VM && lab_vm_host_state(l->name, h->name, h->pid, &state) >= 0)
+                else if (l->backend == LAB_BACKEND_VM && lab_vm_host_state(l, h, &state) >= 0)
                         ;
                 else {
                         free(state);

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # "mhtest lab up --hosts 3" then "mhtest lab down" leaves the machine as it was (namespaces,
-# mounts, cgroups, processes, /run files, hugepages); in between, every host is a host of its
-# own: identity, keys, listening addresses, reachability by name, hugepage writes that stay
-# inside, its own cgroup subtree.
+# mounts, cgroups, processes, /run files, hugepages), already when "lab down" returns; in
+# between, every host is a host of its own: identity, keys, listening addresses, reachability by
+# name, hugepage writes that stay inside, its own cgroup subtree.
 . "$(dirname "$0")/lib.sh"
 require_lab_capable
 
@@ -81,7 +81,23 @@ done
 hx "${H[0]}" sh -c 'exit 7'; check_eq "lab exec passes the exit status" 7 "$?"
 check_eq "lab exec passes stdin" "hello" "$(echo hello | hx "${H[0]}" cat)"
 
-lab_down
+# Right when "lab down" returns, nothing of the lab exists: no process (not even a zombie:
+# systemd-nspawn belongs to PID 1 once "lab up" has exited, and PID 1 reaps it when it gets to
+# it), no cgroup, mount, netns or /run entry. Read at once, before anything can settle.
+lab_left() { # lab_left NAME: every item of lab NAME that exists now, one per line
+        local n=$1
+        lab_processes | grep -E "^(cgroup mhtest-lab-$n-h[0-9]+|cmdline /run/mhtest/lab/$n) "
+        find /sys/fs/cgroup -maxdepth 2 -type d -name "mhtest-lab-$n-h*" -printf 'cgroup %p\n' 2>/dev/null
+        awk -v d="/run/mhtest/lab/$n" -v ns="/run/netns/$n-" \
+                '$5 == d || index($5, d "/") == 1 || index($5, ns) == 1 {print "mount", $5}' /proc/self/mountinfo
+        ip netns list 2>/dev/null | awk -v n="$n" '$1 ~ "^" n "-(sw|ctl|h[0-9]+)$" {print "netns", $1}'
+        ls -d "/run/mhtest/lab/$n" /run/mhtest/hosts.d/"$n"-h* /run/systemd/nspawn/propagate/"$n"-h* 2>/dev/null | sed 's/^/run /'
+}
+"$MHTEST" lab down mhsys3
+rc=$?
+left=$(lab_left mhsys3)
+check_eq "lab down succeeds" 0 "$rc"
+check_eq "nothing of the lab is left when lab down returns (processes, zombies too, cgroups, mounts, netns, /run)" "" "$left"
 LAB=
 machine_snapshot >"$after"
 check "machine after lab down equals before lab up (every lab's leftovers count)" compare_snapshots "$before" "$after"
