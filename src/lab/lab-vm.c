@@ -17,6 +17,7 @@
 #include <linux/if.h>
 #include <stdio.h>
 #include <unistd.h>
+#include "accel.h"
 #include "fileio.h"
 #include "l1vm.h"
 #include "lab-internal.h"
@@ -68,10 +69,9 @@ static int payload_common(const Lab *l) {
                 return r;
         /* Without --from the L1 runs the mhtest installed on the machine (its / is shared). */
         if (l->from) {
-                log_info("Installing mhtest from %s into the L1 hosts.", l->from);
-                r = lab_run_quiet(STRV_MAKE("meson", "install", "-C", l->from, "--destdir", root, "--no-rebuild", "--quiet"));
+                r = lab_install_stage(l->from, root);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to install %s into the L1 payload.", l->from);
+                        return r;
         }
 
         r = lab_root_write(root, "/etc/systemd/system/mhtest-lab.target",
@@ -310,11 +310,39 @@ static int hosts_stop(const Lab *l, uint64_t timeout_usec) {
         return r;
 }
 
+/* Where the kernel's facts say KVM but cannot prove it (this machine is a guest itself), the
+ * first host's boot proves it: its kernel prints its first line within a bounded time, or the
+ * lab runs on TCG. A hypervisor that emulates nested KVM badly boots nothing and says nothing. */
+static int prove_kvm(Lab *l, const char *cache, bool *kvm) {
+        _cleanup_free_ char *console = host_path(l, 0, "console.log");
+        int r;
+
+        if (!console)
+                return log_oom();
+        r = l1vm_wait_console(console, L1VM_KERNEL_MARKER, l->hosts[0].pid, L1VM_FIRST_OUTPUT_USEC);
+        if (r >= 0) {
+                log_info("%s: its kernel runs under KVM (\"%s\" on the console).", l->hosts[0].name, L1VM_KERNEL_MARKER);
+                return 0;
+        }
+        log_warning_errno(r, "%s: no \"%s\" on the console within %.0f s under KVM (%m); falling back to TCG "
+                          "(MHTEST_ACCEL=tcg skips the proof).",
+                          l->hosts[0].name, L1VM_KERNEL_MARKER, (double) L1VM_FIRST_OUTPUT_USEC / USEC_PER_SEC);
+        /* A kernel that printed nothing will not power off either. */
+        r = hosts_stop(l, USEC_PER_SEC);
+        if (r >= 0)
+                r = lab_wait_processes_gone(l, QEMU_COMM, LAB_REAP_TIMEOUT_USEC);
+        if (r < 0)
+                return r;
+        *kvm = false;
+        return host_start(l, 0, cache, false);
+}
+
 int lab_vm_up(const LabOptions *o) {
+        _cleanup_(accel_probe_done) AccelProbe accel = {};
         _cleanup_(lab_freep) Lab *l = NULL;
         _cleanup_free_ char *cache = NULL;
         uint64_t start = now_usec();
-        bool kvm = l1vm_kvm_usable();
+        bool kvm;
         int r;
 
         if (o->n_hosts < 1 || o->n_hosts > LAB_VM_HOSTS_MAX)
@@ -324,6 +352,13 @@ int lab_vm_up(const LabOptions *o) {
                 return r;
         if (dir_exists(l->dir))
                 return log_error_errno(-EEXIST, "Lab %s is already up (%s); \"mhtest lab down\" first.", l->name, l->dir);
+        r = accel_probe(NULL, &accel);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Invalid $%s=%s (expected kvm or tcg).", ACCEL_ENV, getenv(ACCEL_ENV));
+        if (r < 0)
+                return log_error_errno(r, "Failed to decide the accelerator: %m");
+        kvm = accel.accel == ACCEL_KVM;
+        log_info("L1 hosts run under %s: %s.", kvm ? "KVM" : "TCG", accel.reason);
         r = l1_cache(&cache);
         if (r < 0)
                 return r;
@@ -356,6 +391,8 @@ int lab_vm_up(const LabOptions *o) {
                         goto fail;
                 }
                 r = host_start(l, i, cache, kvm);
+                if (r >= 0 && i == 0 && kvm && accel.needs_proof)
+                        r = prove_kvm(l, cache, &kvm);
                 if (r < 0)
                         goto fail;
         }

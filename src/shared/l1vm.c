@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <linux/kvm.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -29,18 +27,6 @@ static uint64_t now_usec(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
-bool l1vm_kvm_usable(void) {
-        _cleanup_close_ int fd = -EBADF, vm = -EBADF;
-
-        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-                return false;
-        vm = ioctl(fd, KVM_CREATE_VM, 0);
-        return vm >= 0;
 }
 
 const char *l1vm_cpu_model(bool kvm) {

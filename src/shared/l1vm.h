@@ -40,9 +40,6 @@ typedef struct L1VMSpec {
         const char *pidfile;
 } L1VMSpec;
 
-/* Whether /dev/kvm runs a VM here (a machine without working nested KVM has none, or one
- * that fails KVM_CREATE_VM): then L1 hosts use KVM, otherwise TCG. */
-bool l1vm_kvm_usable(void);
 /* The CPU model: the virtualization extension with nested paging plus what DPDK needs
  * (Debian's DPDK dies with SIGILL without SSSE3/SSE4.2/POPCNT), 1 GiB pages offered. */
 const char *l1vm_cpu_model(bool kvm);
