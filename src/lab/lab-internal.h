@@ -146,6 +146,8 @@ int lab_ctl_run(const Lab *l, char * const *argv, char **ret_out);
 int lab_root_write(const char *root, const char *rel, const char *contents, mode_t mode);
 int lab_root_append(const char *root, const char *rel, const char *add);
 int lab_root_symlink(const char *root, const char *rel, const char *target);
+/* Mask the units in root's /etc/systemd/system. */
+int lab_root_mask_units(const char *root, const char *const *units, size_t n_units);
 /* /etc/hosts lines naming the controller and every host. */
 int lab_hosts_lines(const Lab *l, char **ret);
 int lab_host_mount_root(const Lab *l, const LabHost *h);
@@ -160,10 +162,11 @@ int lab_default_from(char **ret);
 int lab_install_stage(const char *from, const char *dest);
 
 /* lab-ssh.c */
-/* The lab's key, ssh_config and an ssh wrapper (bin/ssh) using that config. */
+/* The lab's key, ssh_config and an ssh wrapper (bin/ssh) using that config. Logs its errors. */
 int lab_write_ssh(const Lab *l);
 int lab_ssh_prepare_root(const Lab *l, const LabHost *h, const char *root);
-/* /run/mhtest/hosts.d/HOST.conf for every host (and a copy in the lab's own hosts.d/). */
+/* /run/mhtest/hosts.d/HOST.conf for every host (and a copy in the lab's own hosts.d/). Logs its
+ * errors. */
 int lab_write_hosts_d(const Lab *l);
 int lab_remove_hosts_d(const Lab *l);
 /* ssh argv reaching host of lab name with the lab's config, each word of cmd quoted for the

@@ -21,6 +21,15 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
 
+/* Enter the named network namespace; *ret_saved returns to ours (netns_leave()). */
+static int ns_enter(const char *ns, int *ret_saved) {
+        _cleanup_close_ int fd = netns_open(ns);
+
+        if (fd < 0)
+                return fd;
+        return netns_enter(fd, ret_saved);
+}
+
 static bool overlaps(uint32_t a, uint32_t amask, uint32_t b, uint32_t bmask) {
         uint32_t m = amask & bmask;
         return (a & m) == (b & m);
@@ -117,16 +126,13 @@ int lab_network_bridge_add(const Lab *l, const char *bridge) {
 int lab_network_tap_add(const char *ns, const char *tap, const char *bridge) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL, *br = NULL, *change = NULL;
-        _cleanup_close_ int ns_fd = -EBADF, tun = -EBADF;
+        _cleanup_close_ int tun = -EBADF;
         struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
         int saved = -EBADF, r;
 
         if (strlen(tap) >= IFNAMSIZ)
                 return -ENAMETOOLONG;
-        ns_fd = netns_open(ns);
-        if (ns_fd < 0)
-                return ns_fd;
-        r = netns_enter(ns_fd, &saved);
+        r = ns_enter(ns, &saved);
         if (r < 0)
                 return r;
         tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -184,16 +190,12 @@ int lab_network_down(const Lab *l) {
 
 int lab_ctl_run(const Lab *l, char * const *argv, char **ret_out) {
         _cleanup_free_ char *ctl = lab_ctl_ns(l);
-        _cleanup_close_ int fd = -EBADF;
         int saved = -EBADF, r;
 
         if (!ctl)
                 return -ENOMEM;
-        fd = netns_open(ctl);
-        if (fd < 0)
-                return fd;
         /* The child inherits the namespace; we return to ours at once. */
-        r = netns_enter(fd, &saved);
+        r = ns_enter(ctl, &saved);
         if (r < 0)
                 return r;
         r = ret_out ? spawn_capture(argv, ret_out) : spawn_wait(argv);
@@ -203,17 +205,13 @@ int lab_ctl_run(const Lab *l, char * const *argv, char **ret_out) {
 
 int lab_enter_ctl(const Lab *l) {
         _cleanup_free_ char *ctl = lab_ctl_ns(l);
-        _cleanup_close_ int fd = -EBADF;
         int saved, r;
 
         if (!ctl)
                 return log_oom();
-        fd = netns_open(ctl);
-        if (fd < 0)
-                return log_error_errno(fd, "Lab %s has no controller namespace %s: %m", l->name, ctl);
-        r = netns_enter(fd, &saved);
+        r = ns_enter(ctl, &saved);
         if (r < 0)
-                return log_error_errno(r, "Failed to enter %s: %m", ctl);
+                return log_error_errno(r, "Failed to enter the controller namespace %s of lab %s: %m", ctl, l->name);
         close(saved);
         return 0;
 }

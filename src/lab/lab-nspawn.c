@@ -560,15 +560,11 @@ int lab_container_up(const LabOptions *o) {
                         goto fail;
         }
         r = lab_write_ssh(l);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write the lab's SSH key and config: %m");
+        if (r < 0)
                 goto fail;
-        }
         r = lab_write_hosts_d(l);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write hosts.d entries: %m");
+        if (r < 0)
                 goto fail;
-        }
         r = lab_network_up(l, true);
         if (r < 0)
                 goto fail;

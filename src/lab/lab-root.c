@@ -46,13 +46,25 @@ static const char *const masked_units[] = {
         "NetworkManager.service", "ifupdown-pre.service", "systemd-networkd-wait-online.service",
 };
 
-int lab_root_write(const char *root, const char *rel, const char *contents, mode_t mode) {
+/* ROOT/REL, its parent directories made. */
+static int root_path(const char *root, const char *rel, char **ret) {
         _cleanup_free_ char *p = strjoin(root, rel);
         int r;
 
         if (!p)
                 return -ENOMEM;
         r = mkdir_parents(p, 0755);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int lab_root_write(const char *root, const char *rel, const char *contents, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = root_path(root, rel, &p);
         if (r < 0)
                 return r;
         (void) unlink(p);
@@ -79,17 +91,29 @@ int lab_root_append(const char *root, const char *rel, const char *add) {
 }
 
 int lab_root_symlink(const char *root, const char *rel, const char *target) {
-        _cleanup_free_ char *p = strjoin(root, rel);
+        _cleanup_free_ char *p = NULL;
         int r;
 
-        if (!p)
-                return -ENOMEM;
-        r = mkdir_parents(p, 0755);
+        r = root_path(root, rel, &p);
         if (r < 0)
                 return r;
         if (unlink(p) < 0 && errno != ENOENT)
                 return -errno;
         return RET_NERRNO(symlink(target, p));
+}
+
+int lab_root_mask_units(const char *root, const char *const *units, size_t n_units) {
+        for (size_t i = 0; i < n_units; i++) {
+                _cleanup_free_ char *rel = strjoin("/etc/systemd/system/", units[i]);
+                int r;
+
+                if (!rel)
+                        return -ENOMEM;
+                r = lab_root_symlink(root, rel, "/dev/null");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int random_hex(size_t bytes, char **ret) {
@@ -112,6 +136,19 @@ static int random_hex(size_t bytes, char **ret) {
 
 /* ---- fake hugepage counters (see the top of this file) ---- */
 
+/* A plain file reading "0" at fake, where the kernel has the counter real: 1 if made, 0 if the
+ * kernel has no such counter. */
+static int fake_counter(const char *real, const char *fake) {
+        int r;
+
+        if (access(real, F_OK) < 0)
+                return 0;
+        r = mkdir_parents(fake, 0755);
+        if (r >= 0)
+                r = write_file_atomic(fake, "0\n", 0644);
+        return r < 0 ? r : 1;
+}
+
 static int fake_hugepages_dir(const char *real, const char *fake) {
         _cleanup_closedir_ DIR *d = opendir(real);
         struct dirent *de;
@@ -133,11 +170,7 @@ static int fake_hugepages_dir(const char *real, const char *fake) {
                         _cleanup_free_ char *fp = strjoin(fake, "/", de->d_name, "/", files[i]);
                         if (!rp || !fp)
                                 return -ENOMEM;
-                        if (access(rp, F_OK) < 0)
-                                continue;
-                        r = mkdir_parents(fp, 0755);
-                        if (r >= 0)
-                                r = write_file_atomic(fp, "0\n", 0644);
+                        r = fake_counter(rp, fp);
                         if (r < 0)
                                 return r;
                 }
@@ -192,14 +225,10 @@ int lab_host_fake_hugepages(const Lab *l, const LabHost *h, const char *root, ch
                 _cleanup_free_ char *f = NULL;
                 if (!real || !inside || !(f = strjoin(root, inside)))
                         return -ENOMEM;
-                if (access(real, F_OK) < 0)
-                        continue;
-                r = mkdir_parents(f, 0755);
-                if (r >= 0)
-                        r = write_file_atomic(f, "0\n", 0644);
+                r = fake_counter(real, f);
                 if (r < 0)
                         return r;
-                if (strv_consume(binds, strjoin("--bind=", inside, ":", real)) < 0)
+                if (r > 0 && strv_consume(binds, strjoin("--bind=", inside, ":", real)) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -273,14 +302,9 @@ int lab_host_prepare_root(const Lab *l, const LabHost *h, const char *root) {
                 return r;
 
         /* what must not run in a test host */
-        for (size_t i = 0; i < ELEMENTSOF(masked_units); i++) {
-                _cleanup_free_ char *rel = strjoin("/etc/systemd/system/", masked_units[i]);
-                if (!rel)
-                        return -ENOMEM;
-                r = lab_root_symlink(root, rel, "/dev/null");
-                if (r < 0)
-                        return r;
-        }
+        r = lab_root_mask_units(root, masked_units, ELEMENTSOF(masked_units));
+        if (r < 0)
+                return r;
         r = lab_root_symlink(root, "/etc/systemd/system/default.target", "/lib/systemd/system/multi-user.target");
         if (r < 0)
                 return r;

@@ -18,7 +18,7 @@ static int keygen(const char *path, const char *comment) {
 /* A container host makes its own host key at boot, and the controller trusts it blindly (the
  * hosts live in namespaces nobody else reaches). L1 hosts share one host key the lab made, so
  * the controller and the hosts pin it (known_hosts). */
-int lab_write_ssh(const Lab *l) {
+static int write_ssh(const Lab *l) {
         _cleanup_free_ char *key = lab_path(l, "id_ed25519", NULL), *cfg = lab_path(l, "ssh_config", NULL), *s = NULL;
         _cleanup_free_ char *bin = lab_path(l, "bin", "ssh"), *wrapper = NULL, *comment = strjoin("mhtest-lab-", l->name);
         _cleanup_free_ char *net = lab_ip4_format(l->subnet), *known = NULL, *known_s = NULL, *host_pub = NULL;
@@ -83,6 +83,15 @@ int lab_write_ssh(const Lab *l) {
         if (r >= 0)
                 r = write_file_atomic(bin, wrapper, 0755);
         return r;
+}
+
+int lab_write_ssh(const Lab *l) {
+        int r;
+
+        r = write_ssh(l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the SSH keys and config of lab %s: %m", l->name);
+        return 0;
 }
 
 /* In a container host's root: the lab key logs in as root everywhere and is the key libvirtd
@@ -159,7 +168,7 @@ int lab_ssh_prepare_root(const Lab *l, const LabHost *h, const char *root) {
                                 "/lib/systemd/system/ssh.service");
 }
 
-int lab_write_hosts_d(const Lab *l) {
+static int write_hosts_d(const Lab *l) {
         _cleanup_free_ char *key = lab_path(l, "id_ed25519", NULL), *cfg = lab_path(l, "ssh_config", NULL),
                             *own = lab_path(l, "hosts.d", NULL);
         int r;
@@ -198,6 +207,15 @@ int lab_write_hosts_d(const Lab *l) {
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+int lab_write_hosts_d(const Lab *l) {
+        int r;
+
+        r = write_hosts_d(l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the hosts.d entries of lab %s: %m", l->name);
         return 0;
 }
 

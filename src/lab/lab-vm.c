@@ -105,16 +105,10 @@ static int payload_common(const Lab *l) {
                                    "UsePAM no\n"
                                    "Subsystem sftp internal-sftp\n",
                                    0644);
+        if (r >= 0)
+                r = lab_root_mask_units(root, masked_units, ELEMENTSOF(masked_units));
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(masked_units); i++) {
-                _cleanup_free_ char *rel = strjoin("/etc/systemd/system/", masked_units[i]);
-                if (!rel)
-                        return -ENOMEM;
-                r = lab_root_symlink(root, rel, "/dev/null");
-                if (r < 0)
-                        return r;
-        }
 
         STRV_FOREACH(f, STRV_MAKE("id_ed25519.pub", "ssh_host_ed25519_key", "id_ed25519", "known_hosts")) {
                 _cleanup_free_ char *p = lab_path(l, *f, NULL);
@@ -368,10 +362,8 @@ int lab_vm_up(const LabOptions *o) {
 
         /* From here on every failure tears down what was made. */
         r = lab_write_ssh(l);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write the lab's SSH keys and config: %m");
+        if (r < 0)
                 goto fail;
-        }
         r = payload_common(l);
         if (r < 0) {
                 log_error_errno(r, "Failed to prepare the L1 payload: %m");
@@ -397,10 +389,8 @@ int lab_vm_up(const LabOptions *o) {
                         goto fail;
         }
         r = lab_write_hosts_d(l);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write the hosts.d entries: %m");
+        if (r < 0)
                 goto fail;
-        }
 
         /* Ready = systemd up and sshd answering with the lab's key, from the controller side. */
         for (size_t i = 0; i < l->n_hosts; i++) {
