@@ -101,9 +101,7 @@ int lab_run_quiet(char * const *argv);
 bool lab_pid_is(pid_t pid, const char *comm);
 int lab_pid_start_time(pid_t pid, uint64_t *ret);
 /* The host's recorded process (pid and start time; without a start time, by a command name
- * starting with comm) still has an entry in /proc, as a zombie too. */
-bool lab_host_process_exists(const LabHost *h, const char *comm);
-/* ... and has not exited. */
+ * starting with comm) runs: it exists and has not exited (a zombie has). */
 bool lab_host_process_running(const LabHost *h, const char *comm);
 /* How long "lab down" waits for the lab's processes to be gone (exited and reaped by their
  * parents) once the hosts were told to stop; then what still runs in the hosts' cgroups, or is a

@@ -200,10 +200,6 @@ static bool pid_recorded_exists(pid_t pid, uint64_t start, const char *comm, Pro
         return true;
 }
 
-bool lab_host_process_exists(const LabHost *h, const char *comm) {
-        return pid_recorded_exists(h->pid, h->pid_start, comm, NULL);
-}
-
 bool lab_host_process_running(const LabHost *h, const char *comm) {
         ProcStat st;
 
