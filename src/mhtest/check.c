@@ -515,7 +515,7 @@ static void check_cmdline(Checks *c) {
                         CPU_SET_FOREACH(cpu, &c->job->testpmd->cores.cpus)
                                 (void) cpu_set_add(&want, cpu);
                 for (size_t i = 0; i < c->job->n_guests; i++)
-                        CPU_SET_FOREACH(cpu, &c->job->guests[i]->vcpu_pinning)
+                        CPU_SET_FOREACH(cpu, &c->job->guests[i]->vcpu_pinning.cpus)
                                 (void) cpu_set_add(&want, cpu);
         }
         if (cpu_set_count(&want) > 0) {

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include "accel.h"
 #include "fileio.h"
+#include "guest-placement.h"
 #include "log.h"
 #include "message-ids.h"
 #include "mhtest.h"
@@ -74,18 +75,95 @@ static void stop_domain(virDomainPtr d, const char *name) {
                 log_warning("Failed to destroy %s: %s", name, virt_error());
 }
 
+bool arg_print_xml = false;
+
+/* The domain XML of g as its service starts it, with the accelerator and every host fact it
+ * needs decided here; what "guest --print-xml" prints. */
+static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSection *g, bool *ret_kvm,
+                           char **ret) {
+        _cleanup_(config_diagnostics_done) ConfigDiagnostics d = {};
+        _cleanup_(guest_placement_done) GuestPlacement p = {};
+        _cleanup_free_ char *vhost_dir = NULL;
+        const char *name = g->section.name;
+        GuestXmlOptions o = {};
+        int r;
+
+        r = guest_check_files(c, g, &d);
+        if (r < 0)
+                return log_oom();
+        if (r > 0) {
+                print_diagnostics(&d);
+                return log_error_errno(-ENOENT, "Guest %s cannot start on this host: %d file(s) missing.",
+                                       name, r);
+        }
+
+        if (g->virt_type == GUEST_VIRT_AUTO) {
+                _cleanup_(accel_probe_done) AccelProbe a = {};
+
+                r = accel_probe(arg_root, &a);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid %s=%s: expected kvm or tcg.", ACCEL_ENV,
+                                               getenv(ACCEL_ENV));
+                o.kvm = a.accel == ACCEL_KVM;
+                log_full(arg_print_xml ? LOG_DEBUG : LOG_INFO, "Guest %s: Type=auto runs it under %s: %s.",
+                         name, o.kvm ? "KVM" : "TCG", a.reason);
+        } else
+                o.kvm = g->virt_type == GUEST_VIRT_KVM;
+
+        r = guest_placement(arg_root, NULL, c, j, g, 0, o.kvm, &p);
+        if (r == -EOPNOTSUPP)
+                return log_error_errno(r, "Guest %s: NestedVirtualization=yes under KVM, but this host's "
+                                          "CPU offers neither vmx nor svm to pass on.", name);
+        if (r == -ENOSPC)
+                return log_error_errno(r, "Guest %s: VCPUPinning=auto/EmulatorPinning=auto: not enough "
+                                          "CPUs off testpmd's forwarding cores and other guests' vCPUs "
+                                          "(VCPUs=%u). Set the CPUs by hand or fewer VCPUs=.", name,
+                                       g->vcpus);
+        if (r < 0)
+                return log_error_errno(r, "Guest %s: failed to read this host's CPUs: %m", name);
+        if (p.housekeeping)
+                log_warning("Guest %s: VCPUPinning=auto: too few free cores, some vCPUs share housekeeping "
+                            "CPUs.", name);
+
+        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", j->name) < 0)
+                return log_oom();
+        o.vhost_user_dir = vhost_dir;
+        o.nested_feature = p.nested_feature;
+        o.vcpus = &p.vcpus;
+        o.emulator = &p.emulator;
+        r = guest_domain_xml(j, g, 0, &o, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the domain XML of guest %s: %m", name);
+        if (ret_kvm)
+                *ret_kvm = o.kvm;
+        return 0;
+}
+
+static int guest_print_xml(const Config *c, const JobConfig *j, const GuestSection *g) {
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        if (!guest_on_host(c, g, c->host_name))
+                return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host (%s).",
+                                       g->section.name, j->name, strna(g->host), c->host_name);
+        r = guest_build_xml(c, j, g, NULL, &xml);
+        if (r < 0)
+                return r;
+        fputs(xml, stdout);
+        return fflush(stdout) == 0 ? 0 : log_error_errno(-errno, "Failed to write the XML: %m");
+}
+
 int verb_guest(int argc, char *argv[]) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(job_config_freep) JobConfig *j = NULL;
         _cleanup_(virConnectClosep) virConnectPtr conn = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *job = NULL, *xml = NULL, *name = NULL, *serial = NULL, *vhost_dir = NULL;
+        _cleanup_free_ char *job = NULL, *xml = NULL, *name = NULL, *serial = NULL;
         _cleanup_close_ int sigfd = -EBADF;
         const char *colon = strchr(argv[1], ':'), *uri;
         const GuestSection *g = NULL;
-        GuestXmlOptions o = {};
         sigset_t mask;
-        bool adopted = false;
+        bool adopted = false, kvm = false;
         int r;
 
         if (!colon)
@@ -110,6 +188,8 @@ int verb_guest(int argc, char *argv[]) {
         if (g->count > 1)
                 return log_error_errno(-EOPNOTSUPP, "Guest %s: Count=%u is not supported by the service yet.",
                                        colon + 1, g->count);
+        if (arg_print_xml)
+                return guest_print_xml(c, j, g);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -119,21 +199,10 @@ int verb_guest(int argc, char *argv[]) {
         if (sigfd < 0)
                 return log_error_errno(-errno, "Failed to create signalfd: %m");
 
-        if (g->virt_type == GUEST_VIRT_AUTO) {
-                _cleanup_(accel_probe_done) AccelProbe a = {};
-
-                r = accel_probe(NULL, &a);
-                if (r < 0)
-                        return log_error_errno(r, "Invalid %s=%s: expected kvm or tcg.", ACCEL_ENV, getenv(ACCEL_ENV));
-                o.kvm = a.accel == ACCEL_KVM;
-                log_info("Guest %s: Type=auto runs it under %s: %s.", colon + 1, o.kvm ? "KVM" : "TCG", a.reason);
-        } else
-                o.kvm = g->virt_type == GUEST_VIRT_KVM;
-        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", job) < 0)
-                return log_oom();
-        o.vhost_user_dir = vhost_dir;
-        if (guest_domain_name(job, g, 0, &name) < 0 || guest_serial_log_path(name, &serial) < 0 ||
-            guest_domain_xml(job, g, 0, &o, &xml) < 0)
+        r = guest_build_xml(c, j, g, &kvm, &xml);
+        if (r < 0)
+                return r;
+        if (guest_domain_name(job, g, 0, &name) < 0 || guest_serial_log_path(name, &serial) < 0)
                 return log_oom();
 
         virSetErrorFunc(NULL, quiet_libvirt_errors);
@@ -162,7 +231,7 @@ int verb_guest(int argc, char *argv[]) {
                         return log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL,
                                          "Failed to start guest %s (%s): %s", colon + 1, name, virt_error());
                 log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STARTED, NULL, "Started guest %s as %s (%s).",
-                          colon + 1, name, o.kvm ? "KVM" : "TCG");
+                          colon + 1, name, kvm ? "KVM" : "TCG");
         }
 
         if (!adopted && (g->ready_marker || g->prompt)) {
@@ -181,8 +250,8 @@ int verb_guest(int argc, char *argv[]) {
                         return log_event(LOG_ERR, ETIMEDOUT, MHTEST_MESSAGE_GUEST_FAILED, NULL,
                                          "Guest %s did not print \"%s\" on its console (%s) within its "
                                          "ReadyTimeoutSec= under %s. The console's last lines:\n%s",
-                                         colon + 1, g->ready_marker ?: g->prompt, serial, o.kvm ? "KVM" : "TCG",
-                                         isempty(tail) ? "(nothing)" : tail);
+                                         colon + 1, g->ready_marker ?: g->prompt, serial,
+                                         kvm ? "KVM" : "TCG", isempty(tail) ? "(nothing)" : tail);
                 }
         }
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_READY, NULL, "Guest %s is ready.", colon + 1);

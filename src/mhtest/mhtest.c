@@ -46,7 +46,9 @@ static const Verb verbs[] = {
         { "status", 1, 2, verb_status, "status [JOB]", "Show each step's state and what it changed." },
         { "testpmd", 2, 2, verb_testpmd, "testpmd JOB", "Run testpmd for JOB under supervision (service main)." },
         { "testpmd-console", 2, 2, verb_testpmd_console, "testpmd-console JOB", "Attach to the running testpmd prompt." },
-        { "guest", 2, 2, verb_guest, "guest JOB:GUEST", "Run a libvirt guest under supervision (service main)." },
+        { "guest", 2, 2, verb_guest, "guest [--print-xml] JOB:GUEST",
+          "Run a libvirt guest under supervision (service main);\n"
+          "--print-xml prints its domain XML and starts nothing." },
         { "job", 3, 3, verb_job, "job wait-started|wait-stopped JOB",
           "Wait until every unit of JOB is active, or stopped (what mhtest@JOB.service runs)." },
         { "lab", 2, 64, verb_lab, "lab up|down|status|exec ...", "Local hosts on one machine." },
@@ -130,7 +132,7 @@ int verb_not_implemented(int argc, char *argv[]) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_ALL,
-               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES };
+               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES, ARG_PRINT_XML };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -139,6 +141,7 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "all", no_argument, NULL, ARG_ALL },
                 { "quiet", no_argument, NULL, 'q' },
+                { "print-xml", no_argument, NULL, ARG_PRINT_XML }, /* guest */
                 /* mhtest lab */
                 { "name", required_argument, NULL, ARG_LAB_NAME },
                 { "hosts", required_argument, NULL, ARG_LAB_HOSTS },
@@ -177,6 +180,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'q':
                         arg_quiet = true;
+                        break;
+                case ARG_PRINT_XML:
+                        arg_print_xml = true;
                         break;
                 case ARG_LAB_NAME:
                         arg_lab.name = optarg;

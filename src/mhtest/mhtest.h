@@ -29,4 +29,5 @@ int verb_testpmd_console(int argc, char *argv[]);
  * object and prints it unless --json. */
 int testpmd_status(const char *job, json_object *out);
 int verb_guest(int argc, char *argv[]);      /* guest-verbs.c */
+extern bool arg_print_xml;                   /* guest --print-xml */
 int verb_job(int argc, char *argv[]);        /* job-verbs.c */

@@ -151,54 +151,6 @@ static int check_vfio_port(const TestpmdPort *p, int *node) {
         return 0;
 }
 
-/* CPUs others hold: the job's guests' pinning, other jobs' running testpmd. */
-static int reserved_cpus(const JobConfig *j, const char *job, CPUSet *ret, char ***ret_owner) {
-        _cleanup_free_ char *runbase = path_prefix_root(arg_root, "/run/mhtest");
-        _cleanup_closedir_ DIR *d = NULL;
-        CPUSet s = {};
-        struct dirent *de;
-
-        *ret_owner = NULL;
-        if (!runbase)
-                return log_oom();
-        for (size_t i = 0; i < j->n_guests; i++) {
-                const GuestSection *g = j->guests[i];
-                CPU_SET_FOREACH(c, &g->vcpu_pinning)
-                        (void) cpu_set_add(&s, c);
-                CPU_SET_FOREACH(c, &g->emulator_pinning)
-                        (void) cpu_set_add(&s, c);
-        }
-        d = opendir(runbase);
-        while (d && (de = readdir(d))) {
-                _cleanup_free_ char *p = NULL, *text = NULL;
-                _cleanup_json_ json_object *o = NULL;
-                json_object *x, *pidv;
-                CPUSet other = {};
-
-                if (de->d_name[0] == '.' || streq(de->d_name, job))
-                        continue;
-                if (asprintf_safe(&p, "%s/%s/testpmd.json", runbase, de->d_name) < 0)
-                        return log_oom();
-                if (read_full_file(p, &text, NULL) < 0)
-                        continue;
-                o = json_tokener_parse(text);
-                if (!o || !json_object_object_get_ex(o, "forward_cores", &x) ||
-                    !json_object_object_get_ex(o, "pid", &pidv))
-                        continue;
-                if (kill((pid_t) json_object_get_int(pidv), 0) < 0 && errno == ESRCH)
-                        continue; /* stale */
-                if (cpu_set_parse(json_object_get_string(x), &other) < 0)
-                        continue;
-                CPU_SET_FOREACH(c, &other) {
-                        (void) cpu_set_add(&s, c);
-                        (void) strv_extend(ret_owner, de->d_name);
-                }
-                cpu_set_done(&other);
-        }
-        *ret = s;
-        return 0;
-}
-
 static int select_cores(const JobConfig *j, const char *job, TestpmdSection *s, int numa_node, CoreSelection *ret) {
         _cleanup_(cpu_topology_freep) CpuTopology *t = NULL;
         _cleanup_(cpu_set_done) CPUSet all = {}, usable = {}, isolated = {}, reserved = {};
@@ -216,9 +168,9 @@ static int select_cores(const JobConfig *j, const char *job, TestpmdSection *s, 
                 r = cpu_isolated_read(arg_root, &isolated);
         if (r < 0)
                 return log_error_errno(r, "Failed to read CPU sets: %m");
-        r = reserved_cpus(j, job, &reserved, &owners);
+        r = testpmd_reserved_cpus(arg_root, j, &reserved, &owners);
         if (r < 0)
-                return r;
+                return log_oom();
 
         if (s->cores.automatic) {
                 CoreRequest req = {

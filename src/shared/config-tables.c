@@ -79,6 +79,10 @@ static int check_no_cc(const char *v, char **ret) {
         return string_has_cc(v) ? -EINVAL : 0;
 }
 
+static int check_path(const char *v, char **ret) {
+        return path_is_normalized_absolute(v) ? 0 : -EINVAL;
+}
+
 int config_check_pci(const char *v, char **ret) {
         return pci_address_normalize(v, ret);
 }
@@ -345,6 +349,7 @@ static const ConfigKey guest_keys[] = {
         { "Memory", CONFIG_SIZE, O(GuestSection, memory), "256M", "a size like 1G" },
         { "VCPUs", CONFIG_UNSIGNED, O(GuestSection, vcpus), "1", "a number 1-512", .min = 1, .max = 512 },
         { "Image", CONFIG_PATH, O(GuestSection, image), NULL, "an absolute path" },
+        { "Disks", CONFIG_STRV, O(GuestSection, disks), NULL, "absolute paths of disk images", check_path },
         { "Kernel", CONFIG_PATH, O(GuestSection, kernel), NULL, "an absolute path" },
         { "Initrd", CONFIG_PATH, O(GuestSection, initrd), NULL, "an absolute path" },
         { "KernelCommandLine", CONFIG_STRING, O(GuestSection, kernel_command_line), NULL, "text", check_no_cc },
@@ -357,8 +362,12 @@ static const ConfigKey guest_keys[] = {
           "interfaces like vhost-user:PORT, bridge:NAME, network:NAME or management, each with an optional /MAC",
           config_check_guest_interface },
         { "HugePages", CONFIG_BOOL, O(GuestSection, hugepages), "no", "a boolean" },
-        { "VCPUPinning", CONFIG_CPUSET, O(GuestSection, vcpu_pinning), NULL, "a CPU list like 2-3" },
-        { "EmulatorPinning", CONFIG_CPUSET, O(GuestSection, emulator_pinning), NULL, "a CPU list like 1" },
+        { "HugePageSize", CONFIG_SIZE, O(GuestSection, hugepage_size), NULL,
+          "a page size of [HugePages] Pages= like 2M" },
+        { "NestedVirtualization", CONFIG_BOOL, O(GuestSection, nested_virtualization), "no", "a boolean" },
+        { "VCPUPinning", CONFIG_CORES, O(GuestSection, vcpu_pinning), NULL, "auto or a CPU list like 2-3" },
+        { "EmulatorPinning", CONFIG_CORES, O(GuestSection, emulator_pinning), NULL,
+          "auto or a CPU list like 1" },
         { "Role", CONFIG_STRING, O(GuestSection, role), NULL, "a role name", check_name },
         { "Count", CONFIG_UNSIGNED, O(GuestSection, count), "1", "a number 1-64", .min = 1, .max = 64 },
         { "AutoStart", CONFIG_BOOL, O(GuestSection, auto_start), "yes", "a boolean" },

@@ -2,6 +2,7 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include "conf-files.h"
 #include "conf-parser.h"
@@ -808,6 +809,78 @@ static bool testpmd_has_port(const JobConfig *j, const char *port) {
         return j->testpmd && strv_contains(j->testpmd->ports, port);
 }
 
+int guest_hugepages(const JobConfig *j, const GuestSection *g, GuestHugePages *ret) {
+        GuestHugePages h = { .page_size = g->hugepage_size, .node = -1 };
+        unsigned n_items = 0;
+
+        if (!j->hugepages || strv_length(j->hugepages->pages) == 0)
+                return -ENOENT;
+        if (h.page_size == 0)
+                h.page_size = j->hugepages->mount_page_size;
+        if (h.page_size == 0)
+                STRV_FOREACH(p, j->hugepages->pages) {
+                        HugePagesRequest r;
+                        if (hugepages_request_parse(*p, &r) >= 0 && r.page_size > h.page_size)
+                                h.page_size = r.page_size;
+                }
+        STRV_FOREACH(p, j->hugepages->pages) {
+                HugePagesRequest r;
+                if (hugepages_request_parse(*p, &r) < 0 || r.page_size != h.page_size)
+                        continue;
+                h.node = n_items++ == 0 ? r.node : -1;
+                h.pool += r.count > 0 ? r.count * r.page_size : r.bytes;
+        }
+        if (n_items == 0)
+                return -ENOENT;
+        *ret = h;
+        return 0;
+}
+
+static void validate_guest_hugepages(const JobConfig *j, const GuestSection *g, ConfigDiagnostics *d) {
+        _cleanup_free_ char *size = NULL, *pool = NULL;
+        GuestHugePages h;
+
+        if (!g->hugepages) {
+                if (g->hugepage_size > 0)
+                        job_error(d, &g->section, "HugePageSize", "needs HugePages=yes");
+                return;
+        }
+        if (!j->hugepages || strv_length(j->hugepages->pages) == 0) {
+                job_error(d, &g->section, "HugePages", "needs [HugePages] Pages= in the job");
+                return;
+        }
+        if (guest_hugepages(j, g, &h) < 0) {
+                job_error(d, &g->section, g->hugepage_size > 0 ? "HugePageSize" : "HugePages",
+                          "no page size of [HugePages] Pages= matches (expected one of its sizes)");
+                return;
+        }
+        if (format_size(h.page_size, &size) < 0 || format_size(h.pool, &pool) < 0)
+                return;
+        if (g->memory % h.page_size != 0)
+                job_error(d, &g->section, "Memory", "not a multiple of the guest's %s hugepages", size);
+        else if (g->memory * g->count > h.pool)
+                job_error(d, &g->section, "Memory",
+                          "%u guest(s) need more than the %siB of %s pages that [HugePages] Pages= requests",
+                          g->count, pool, size);
+}
+
+/* A vhost-user socket has one peer: no other interface of the job may use the port. */
+static void validate_vhost_user_once(const JobConfig *j, size_t i, char **n, const char *base,
+                                     ConfigDiagnostics *d) {
+        size_t l = strlen(base);
+
+        for (size_t k = 0; k <= i; k++)
+                STRV_FOREACH(m, j->guests[k]->interfaces) {
+                        if (k == i && m >= n)
+                                return;
+                        if (strneq(*m, base, l) && ((*m)[l] == 0 || (*m)[l] == '/'))
+                                job_error(d, &j->guests[i]->section, "Interfaces",
+                                          "port \"%s\" is also an interface of [Guest %s] (a vhost-user "
+                                          "port connects one NIC)", base + strlen("vhost-user:"),
+                                          j->guests[k]->section.name);
+                }
+}
+
 static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics *d) {
         bool have_hosts = strv_length(j->job->hosts) > 0;
 
@@ -881,12 +954,18 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                         job_error(d, &g->section, "Host", "host \"%s\" is not in [Job] Hosts=", g->host);
                 if (!g->image && !g->kernel)
                         job_error(d, &g->section, "Image", "missing (expected Image= or Kernel=)");
-                if (g->image && g->kernel)
-                        job_error(d, &g->section, "Kernel", "Image= and Kernel= are mutually exclusive");
                 if (g->initrd && !g->kernel)
                         job_error(d, &g->section, "Initrd", "needs Kernel=");
-                if (g->hugepages && (!j->hugepages || strv_length(j->hugepages->pages) == 0))
-                        job_error(d, &g->section, "HugePages", "needs [HugePages] Pages= in the job");
+                if (g->kernel_command_line && !g->kernel)
+                        job_error(d, &g->section, "KernelCommandLine", "needs Kernel=");
+                STRV_FOREACH(p, g->disks)
+                        if (streq_ptr(*p, g->image))
+                                job_error(d, &g->section, "Disks", "\"%s\" is already the guest's Image=",
+                                          *p);
+                if (strv_length(g->disks) > GUEST_DISKS_MAX)
+                        job_error(d, &g->section, "Disks", "%zu disks (expected at most %u besides Image=)",
+                                  strv_length(g->disks), GUEST_DISKS_MAX);
+                validate_guest_hugepages(j, g, d);
                 STRV_FOREACH(n, g->interfaces) {
                         _cleanup_free_ char *base = strndup(*n, strcspn(*n, "/"));
                         if (!base)
@@ -896,6 +975,12 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                                 if (port && !testpmd_has_port(j, port))
                                         job_error(d, &g->section, "Interfaces",
                                                   "\"%s\" is not a vhost-user port of [Testpmd] Ports=", *n);
+                                else if (g->count > 1)
+                                        job_error(d, &g->section, "Interfaces",
+                                                  "\"%s\": a vhost-user port connects one guest, not "
+                                                  "Count=%u", *n, g->count);
+                                else
+                                        validate_vhost_user_once(j, i, n, base, d);
                         } else if (startswith(base, "bridge:")) {
                                 const char *br = base + strlen("bridge:");
                                 bool found = false;
@@ -919,7 +1004,8 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                                                                   j->guests[k]->section.name);
                                         }
                 }
-                if (g->vcpu_pinning.n_words > 0 && cpu_set_count(&g->vcpu_pinning) < g->vcpus)
+                if (!g->vcpu_pinning.automatic && g->vcpu_pinning.cpus.n_words > 0 &&
+                    cpu_set_count(&g->vcpu_pinning.cpus) < g->vcpus)
                         job_error(d, &g->section, "VCPUPinning", "has fewer CPUs than VCPUs=%u", g->vcpus);
         }
 
@@ -950,6 +1036,53 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                 if (m->from && m->to && streq(m->from, m->to))
                         job_error(d, &m->section, "To", "same host as From= (expected a different host)");
         }
+}
+
+static int check_guest_file(const Config *c, const GuestSection *g, const char *key, const char *path,
+                            ConfigDiagnostics *d) {
+        _cleanup_free_ char *p = path_prefix_root(c->root, path);
+        struct stat st;
+
+        if (!p)
+                return -ENOMEM;
+        if (stat(p, &st) < 0) {
+                job_error(d, &g->section, key, "\"%s\" cannot be used on this host: %s", path,
+                          strerror(errno));
+                return 1;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+                job_error(d, &g->section, key, "\"%s\" is not a file (expected a file or a block device)",
+                          path);
+                return 1;
+        }
+        return 0;
+}
+
+int guest_check_files(const Config *c, const GuestSection *g, ConfigDiagnostics *d) {
+        const struct {
+                const char *key, *path;
+        } files[] = {
+                { "Image", g->image },
+                { "Kernel", g->kernel },
+                { "Initrd", g->initrd },
+        };
+        int n = 0, r;
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                if (!files[i].path)
+                        continue;
+                r = check_guest_file(c, g, files[i].key, files[i].path, d);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        STRV_FOREACH(p, g->disks) {
+                r = check_guest_file(c, g, "Disks", *p, d);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        return n;
 }
 
 int config_load_job(Config *c, const char *name, JobConfig **ret, ConfigDiagnostics *d) {

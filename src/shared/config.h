@@ -178,6 +178,8 @@ typedef struct TestpmdSection {
         char **extra_eal_arguments;
 } TestpmdSection;
 
+#define GUEST_DISKS_MAX 25U /* vdb..vdz, after Image= on vda */
+
 typedef struct GuestSection {
         ConfigSection section;
         char *host;
@@ -185,6 +187,7 @@ typedef struct GuestSection {
         uint64_t memory;
         unsigned vcpus;
         char *image;
+        char **disks; /* further disk images: vdb, vdc, ... */
         char *kernel;
         char *initrd;
         char *kernel_command_line;
@@ -193,8 +196,10 @@ typedef struct GuestSection {
         int virt_type;
         char **interfaces;
         bool hugepages;
-        CPUSet vcpu_pinning;
-        CPUSet emulator_pinning;
+        uint64_t hugepage_size; /* 0: the job's (guest_hugepages()) */
+        bool nested_virtualization;
+        CoreSpec vcpu_pinning;     /* automatic: chosen on the host (guest-placement.h) */
+        CoreSpec emulator_pinning;
         char *role;
         unsigned count;
         bool auto_start;
@@ -336,3 +341,19 @@ typedef struct HugePagesRequest {
         int node;
 } HugePagesRequest;
 int hugepages_request_parse(const char *item, HugePagesRequest *ret);
+
+/* The hugepages backing a guest with HugePages=yes: its HugePageSize=, else [HugePages]
+ * MountPageSize=, else the largest page size of Pages=. node: the NUMA node of the Pages= item
+ * of that size when there is exactly one such item and it names a node, else -1 (any node).
+ * pool: the bytes Pages= requests of that size. -ENOENT when the job has no such pages. */
+typedef struct GuestHugePages {
+        uint64_t page_size;
+        int node;
+        uint64_t pool;
+} GuestHugePages;
+int guest_hugepages(const JobConfig *j, const GuestSection *g, GuestHugePages *ret);
+
+/* What only the guest's host can check: that Image=, Disks=, Kernel= and Initrd= exist below
+ * c->root. Not part of config_load_job(): the generator and the coordinator load jobs where the
+ * images are not (or not yet: a [Storage] mount). Errors are appended to d; returns how many. */
+int guest_check_files(const Config *c, const GuestSection *g, ConfigDiagnostics *d);

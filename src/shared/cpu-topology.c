@@ -136,11 +136,40 @@ static bool bitmap_within_set(hwloc_const_bitmap_t b, const CPUSet *s) {
         return true;
 }
 
+/* The CPUs of a NUMA node, or all when node is -1 or unknown. */
+static void node_cpus(CpuTopology *t, int numa_node, hwloc_bitmap_t ret) {
+        hwloc_obj_t node = numa_node >= 0 ? hwloc_get_numanode_obj_by_os_index(t->topology, numa_node) : NULL;
+
+        hwloc_bitmap_zero(ret);
+        if (node && node->cpuset)
+                hwloc_bitmap_copy(ret, node->cpuset);
+        if (hwloc_bitmap_iszero(ret))
+                hwloc_bitmap_copy(ret, hwloc_topology_get_topology_cpuset(t->topology));
+}
+
+/* The core of CPU 0, and everything usable outside isolcpus= when the admin isolated CPUs. */
+static int housekeeping_cpus(CpuTopology *t, const CPUSet *usable, const CPUSet *isolated, CPUSet *ret) {
+        hwloc_const_bitmap_t cpu0_core = core_cpuset_of(t, 0);
+        CPUSet s = {};
+        int r;
+
+        r = cpu0_core ? cpu_set_from_bitmap(cpu0_core, &s) : cpu_set_add(&s, 0);
+        if (r < 0)
+                return r;
+        if (isolated && cpu_set_count(isolated) > 0)
+                CPU_SET_FOREACH(c, usable)
+                        if (!cpu_set_isset(isolated, c) && (r = cpu_set_add(&s, c)) < 0) {
+                                cpu_set_done(&s);
+                                return r;
+                        }
+        *ret = s;
+        return 0;
+}
+
 int cpu_topology_select_cores(CpuTopology *t, const CoreRequest *req, CoreSelection *ret) {
         _cleanup_(cpu_set_done) CPUSet usable = {}, housekeeping = {}, forward = {}, held = {};
         _cleanup_(hwloc_bitmap_freep) hwloc_bitmap_t node_set = hwloc_bitmap_alloc();
-        bool isolcpus = req->isolated && cpu_set_count(req->isolated) > 0, remote = false;
-        hwloc_const_bitmap_t cpu0_core;
+        bool remote = false;
         unsigned n = 0;
         int main_lcore = -1, r;
 
@@ -154,27 +183,11 @@ int cpu_topology_select_cores(CpuTopology *t, const CoreRequest *req, CoreSelect
 
         /* Housekeeping CPUs run the kernel's and everyone's odd jobs: the core of CPU 0, and
          * everything outside isolcpus= when the admin isolated CPUs for dataplanes. */
-        cpu0_core = core_cpuset_of(t, 0);
-        if (cpu0_core) {
-                CPUSet c0 = {};
-                r = cpu_set_from_bitmap(cpu0_core, &c0);
-                if (r < 0)
-                        return r;
-                housekeeping = c0;
-        } else if ((r = cpu_set_add(&housekeeping, 0)) < 0)
+        r = housekeeping_cpus(t, &usable, req->isolated, &housekeeping);
+        if (r < 0)
                 return r;
-        if (isolcpus)
-                CPU_SET_FOREACH(c, &usable)
-                        if (!cpu_set_isset(req->isolated, c) && (r = cpu_set_add(&housekeeping, c)) < 0)
-                                return r;
 
-        if (req->numa_node >= 0) {
-                hwloc_obj_t node = hwloc_get_numanode_obj_by_os_index(t->topology, req->numa_node);
-                if (node && node->cpuset)
-                        hwloc_bitmap_copy(node_set, node->cpuset);
-        }
-        if (hwloc_bitmap_iszero(node_set))
-                hwloc_bitmap_copy(node_set, hwloc_topology_get_topology_cpuset(t->topology));
+        node_cpus(t, req->numa_node, node_set);
 
         for (int pass = 0; pass < 2 && n < req->n_forward; pass++) {
                 hwloc_obj_t core = NULL;
@@ -233,6 +246,99 @@ int cpu_topology_select_cores(CpuTopology *t, const CoreRequest *req, CoreSelect
                 .remote = remote,
         };
         forward = held = (CPUSet) {};
+        return 0;
+}
+
+/* Whether an optional set holds cpu. */
+static bool optional_set_has(const CPUSet *s, int cpu) {
+        return s && cpu_set_isset(s, cpu);
+}
+
+void guest_cpu_selection_done(GuestCpuSelection *s) {
+        cpu_set_done(&s->vcpus);
+        cpu_set_done(&s->emulator);
+}
+
+int cpu_topology_select_guest_cpus(CpuTopology *t, const GuestCpuRequest *req, GuestCpuSelection *ret) {
+        _cleanup_(cpu_set_done) CPUSet usable = {}, housekeeping = {}, avoid = {}, vcpus = {}, emulator = {};
+        _cleanup_(hwloc_bitmap_freep) hwloc_bitmap_t node_set = hwloc_bitmap_alloc();
+        bool on_housekeeping = false;
+        unsigned n = 0;
+        int r;
+
+        if (!node_set)
+                return -ENOMEM;
+        r = cpu_topology_usable(t, &usable);
+        if (r >= 0)
+                r = housekeeping_cpus(t, &usable, req->isolated, &housekeeping);
+        if (r < 0)
+                return r;
+        /* A forwarding CPU busy-polls; a vCPU on its HT sibling would halve both. */
+        if (req->avoid)
+                CPU_SET_FOREACH(c, req->avoid) {
+                        hwloc_const_bitmap_t core = core_cpuset_of(t, c);
+                        int k;
+
+                        if ((r = cpu_set_add(&avoid, c)) < 0)
+                                return r;
+                        if (!core)
+                                continue;
+                        hwloc_bitmap_foreach_begin(k, core) {
+                                if ((r = cpu_set_add(&avoid, k)) < 0)
+                                        return r;
+                        }
+                        hwloc_bitmap_foreach_end();
+                }
+
+        node_cpus(t, req->numa_node, node_set);
+
+        /* pass 0: free cores of the node; 1: free cores elsewhere; 2: housekeeping CPUs */
+        for (int pass = 0; pass < 3 && n < req->n_vcpus; pass++) {
+                hwloc_obj_t core = NULL;
+
+                while (n < req->n_vcpus &&
+                       (core = hwloc_get_next_obj_by_type(t->topology, HWLOC_OBJ_CORE, core))) {
+                        bool local = hwloc_bitmap_isincluded(core->cpuset, node_set);
+                        bool hk = bitmap_intersects_set(core->cpuset, &housekeeping);
+                        int cpu;
+
+                        if (pass == 2 ? !hk : hk || local != (pass == 0))
+                                continue;
+                        hwloc_bitmap_foreach_begin(cpu, core->cpuset) {
+                                if (n >= req->n_vcpus || !cpu_set_isset(&usable, cpu) ||
+                                    cpu_set_isset(&avoid, cpu) || cpu_set_isset(&vcpus, cpu) ||
+                                    optional_set_has(req->reserved, cpu))
+                                        continue;
+                                if ((r = cpu_set_add(&vcpus, cpu)) < 0)
+                                        return r;
+                                n++;
+                                on_housekeeping = on_housekeeping || pass == 2;
+                        }
+                        hwloc_bitmap_foreach_end();
+                }
+        }
+        if (n < req->n_vcpus)
+                return -ENOSPC;
+
+        /* Emulator threads: housekeeping CPUs no vCPU uses, else any CPU testpmd leaves free. */
+        for (int pass = 0; req->emulator && pass < 4 && cpu_set_count(&emulator) == 0; pass++)
+                CPU_SET_FOREACH(c, pass % 2 == 0 ? &housekeeping : &usable) {
+                        if (!cpu_set_isset(&usable, c) || cpu_set_isset(&avoid, c))
+                                continue;
+                        if (pass < 2 && (cpu_set_isset(&vcpus, c) || optional_set_has(req->reserved, c)))
+                                continue;
+                        if ((r = cpu_set_add(&emulator, c)) < 0)
+                                return r;
+                }
+        if (req->emulator && cpu_set_count(&emulator) == 0)
+                return -ENOSPC;
+
+        *ret = (GuestCpuSelection) {
+                .vcpus = vcpus,
+                .emulator = emulator,
+                .housekeeping = on_housekeeping,
+        };
+        vcpus = emulator = (CPUSet) {};
         return 0;
 }
 

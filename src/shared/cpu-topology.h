@@ -47,6 +47,30 @@ void core_selection_done(CoreSelection *s);
  * cores of the requested NUMA node first. -ENOSPC if there are not enough. */
 int cpu_topology_select_cores(CpuTopology *t, const CoreRequest *req, CoreSelection *ret);
 
+typedef struct GuestCpuRequest {
+        unsigned n_vcpus;        /* CPUs for vCPUs wanted (one each); 0: none */
+        bool emulator;           /* also choose CPUs for the emulator threads */
+        int numa_node;           /* where the guest's memory is; -1: anywhere */
+        const CPUSet *isolated;  /* isolcpus= */
+        const CPUSet *avoid;     /* never used: testpmd's forwarding CPUs (their HT siblings too) */
+        const CPUSet *reserved;  /* other guests' vCPUs: not shared */
+} GuestCpuRequest;
+
+typedef struct GuestCpuSelection {
+        CPUSet vcpus;            /* vCPU n on the n-th CPU */
+        CPUSet emulator;
+        bool housekeeping;       /* too few free cores: some vCPUs run on housekeeping CPUs */
+} GuestCpuSelection;
+
+void guest_cpu_selection_done(GuestCpuSelection *s);
+
+/* Pick CPUs for a guest: vCPUs on whole free cores (not housekeeping, not avoided, not reserved),
+ * the requested NUMA node's first, then on housekeeping CPUs when the host has no free core left;
+ * the emulator threads on housekeeping CPUs (the core of CPU 0, those outside isolcpus=) that no
+ * vCPU uses, else on any CPU off the avoided ones. Never an avoided CPU nor its HT sibling.
+ * -ENOSPC if there are not enough. */
+int cpu_topology_select_guest_cpus(CpuTopology *t, const GuestCpuRequest *req, GuestCpuSelection *ret);
+
 /* CPUs isolated with isolcpus=: /sys/devices/system/cpu/isolated below root, else the
  * isolcpus= of /proc/cmdline (flags like "domain," or "managed_irq," skipped). Empty if none. */
 int cpu_isolated_read(const char *root, CPUSet *ret);

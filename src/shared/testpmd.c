@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <inttypes.h>
+#include "fileio.h"
 #include "path-util.h"
 #include "state.h"
 #include "string-util.h"
@@ -227,6 +230,69 @@ int testpmd_build_argv(const TestpmdSection *s, const TestpmdPort *ports, size_t
 #undef ADD
 
 /* ---- telemetry ---- */
+
+int testpmd_running_cpus(const char *root, const char *skip_job, CPUSet *ret, char ***ret_owners) {
+        _cleanup_free_ char *runbase = path_prefix_root(root, "/run/mhtest");
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_(cpu_set_done) CPUSet s = {};
+        _cleanup_strv_free_ char **owners = NULL;
+        struct dirent *de;
+
+        if (!runbase)
+                return -ENOMEM;
+        d = opendir(runbase);
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *p = NULL, *text = NULL;
+                _cleanup_json_ json_object *o = NULL;
+                _cleanup_(cpu_set_done) CPUSet other = {};
+                json_object *x, *pidv;
+
+                if (de->d_name[0] == '.' || streq_ptr(de->d_name, skip_job))
+                        continue;
+                if (asprintf_safe(&p, "%s/%s/testpmd.json", runbase, de->d_name) < 0)
+                        return -ENOMEM;
+                if (read_full_file(p, &text, NULL) < 0)
+                        continue;
+                o = json_tokener_parse(text);
+                if (!o || !json_object_object_get_ex(o, "forward_cores", &x) ||
+                    !json_object_object_get_ex(o, "pid", &pidv))
+                        continue;
+                if (kill((pid_t) json_object_get_int(pidv), 0) < 0 && errno == ESRCH)
+                        continue; /* stale */
+                if (cpu_set_parse(json_object_get_string(x), &other) < 0)
+                        continue;
+                CPU_SET_FOREACH(c, &other) {
+                        if (cpu_set_add(&s, c) < 0 || (ret_owners && strv_extend(&owners, de->d_name) < 0))
+                                return -ENOMEM;
+                }
+        }
+        *ret = s;
+        s = (CPUSet) {};
+        if (ret_owners)
+                *ret_owners = TAKE_PTR(owners);
+        return 0;
+}
+
+int testpmd_reserved_cpus(const char *root, const JobConfig *j, CPUSet *ret, char ***ret_owners) {
+        _cleanup_(cpu_set_done) CPUSet s = {};
+        int r;
+
+        r = testpmd_running_cpus(root, j->name, &s, ret_owners);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->n_guests; i++) {
+                const GuestSection *g = j->guests[i];
+                CPU_SET_FOREACH(c, &g->vcpu_pinning.cpus)
+                        if (cpu_set_add(&s, c) < 0)
+                                return -ENOMEM;
+                CPU_SET_FOREACH(c, &g->emulator_pinning.cpus)
+                        if (cpu_set_add(&s, c) < 0)
+                                return -ENOMEM;
+        }
+        *ret = s;
+        s = (CPUSet) {};
+        return 0;
+}
 
 int telemetry_runtime_dir(const char *file_prefix, char **ret) {
         const char *base = "/var/run";

@@ -54,6 +54,14 @@ int testpmd_build_argv(const TestpmdSection *s, const TestpmdPort *ports, size_t
 /* The command the supervisor types at the prompt to start forwarding. */
 const char *testpmd_start_command(const TestpmdSection *s);
 
+/* The forwarding CPUs running testpmd supervisors recorded in ROOT/run/mhtest/JOB/testpmd.json
+ * (a file whose supervisor pid is gone is stale), except skip_job's (NULL: none skipped).
+ * ret_owners, when not NULL, gets the job of each of those CPUs in order. */
+int testpmd_running_cpus(const char *root, const char *skip_job, CPUSet *ret, char ***ret_owners);
+/* CPUs a job's testpmd leaves alone: its guests' explicit VCPUPinning= and EmulatorPinning=,
+ * other jobs' running testpmd (ret_owners as above, for those). */
+int testpmd_reserved_cpus(const char *root, const JobConfig *j, CPUSet *ret, char ***ret_owners);
+
 /* ---- telemetry ---- */
 
 /* <runtime dir>/dpdk/<prefix>/dpdk_telemetry.v2 where runtime dir is DPDK's: /var/run for

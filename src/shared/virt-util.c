@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
 #include <libxml/xmlwriter.h>
+
 #include "string-util.h"
 #include "strv.h"
 #include "virt-util.h"
 
 int guest_domain_name(const char *job, const GuestSection *g, unsigned index, char **ret) {
         if (g->count > 1)
-                return asprintf_safe(ret, "mhtest-%s-%s-%u", job, g->section.name, index + 1) < 0 ? -ENOMEM : 0;
+                return asprintf_safe(ret, "mhtest-%s-%s-%u", job, g->section.name, index + 1) < 0 ? -ENOMEM
+                                                                                                  : 0;
         return asprintf_safe(ret, "mhtest-%s-%s", job, g->section.name) < 0 ? -ENOMEM : 0;
 }
 
@@ -19,177 +21,141 @@ int guest_serial_log_path(const char *domain, char **ret) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlTextWriterPtr, xmlFreeTextWriter);
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree);
 
-#define W(call)                         \
-        do {                            \
-                if ((call) < 0)         \
-                        return -EIO;    \
+#define W(call)                      \
+        do {                         \
+                if ((call) < 0)      \
+                        return -EIO; \
         } while (0)
 #define X(s) BAD_CAST(s)
+
+/* Every value from the configuration goes through the writer, which escapes it. */
+static int start(xmlTextWriterPtr w, const char *name) {
+        return xmlTextWriterStartElement(w, X(name));
+}
+
+static int end(xmlTextWriterPtr w) {
+        return xmlTextWriterEndElement(w);
+}
+
+static int attr(xmlTextWriterPtr w, const char *name, const char *value) {
+        return xmlTextWriterWriteAttribute(w, X(name), X(value));
+}
 
 static int elem_text(xmlTextWriterPtr w, const char *name, const char *text) {
         return xmlTextWriterWriteElement(w, X(name), X(text));
 }
 
-static int elem_attr(xmlTextWriterPtr w, const char *name, const char *attr, const char *value) {
-        if (xmlTextWriterStartElement(w, X(name)) < 0 || xmlTextWriterWriteAttribute(w, X(attr), X(value)) < 0)
+static int elem_attr(xmlTextWriterPtr w, const char *name, const char *a, const char *value) {
+        if (start(w, name) < 0 || attr(w, a, value) < 0)
                 return -1;
-        return xmlTextWriterEndElement(w);
+        return end(w);
 }
 
-static int write_cpuset(xmlTextWriterPtr w, const char *elem, const char *attr_name, int vcpu,
-                        const CPUSet *set) {
+static int elem_attr2(xmlTextWriterPtr w, const char *name, const char *a1, const char *v1, const char *a2,
+                      const char *v2) {
+        if (start(w, name) < 0 || attr(w, a1, v1) < 0 || attr(w, a2, v2) < 0)
+                return -1;
+        return end(w);
+}
+
+static int write_cpuset(xmlTextWriterPtr w, const char *elem, int vcpu, const CPUSet *set) {
         _cleanup_free_ char *s = NULL;
 
         if (cpu_set_format(set, &s) < 0)
                 return -1;
-        if (xmlTextWriterStartElement(w, X(elem)) < 0)
+        if (start(w, elem) < 0)
                 return -1;
-        if (vcpu >= 0 && xmlTextWriterWriteFormatAttribute(w, X(attr_name), "%d", vcpu) < 0)
+        if (vcpu >= 0 && xmlTextWriterWriteFormatAttribute(w, X("vcpu"), "%d", vcpu) < 0)
                 return -1;
-        if (xmlTextWriterWriteAttribute(w, X("cpuset"), X(s)) < 0)
+        if (attr(w, "cpuset", s) < 0)
                 return -1;
-        return xmlTextWriterEndElement(w);
+        return end(w);
 }
 
-/* The n-th CPU of a set, for pinning vCPU n to one host CPU. */
-static int cpu_set_nth(const CPUSet *set, unsigned n) {
-        CPU_SET_FOREACH(cpu, set)
-                if (n-- == 0)
-                        return cpu;
-        return -1;
+static bool guest_has_vhost_user(const GuestSection *g) {
+        STRV_FOREACH (i, g->interfaces)
+                if (startswith(*i, "vhost-user:"))
+                        return true;
+        return false;
 }
 
-static int write_interface(xmlTextWriterPtr w, const char *spec, const GuestXmlOptions *o, unsigned idx,
-                           unsigned *n_vhost) {
-        _cleanup_free_ char *kind = strndup(spec, strcspn(spec, ":/"));
-        const char *mac = strchr(spec, '/');
-        const char *arg = strchr(spec, ':');
-        _cleanup_free_ char *target = NULL, *alias = NULL;
-
-        if (!kind)
-                return -1;
-        if (arg && (!mac || arg < mac))
-                target = strndup(arg + 1, mac ? (size_t) (mac - arg - 1) : strlen(arg + 1));
-        if (asprintf_safe(&alias, "ua-net%u", idx) < 0)
-                return -1;
-
-        if (streq(kind, "vhost-user")) {
-                _cleanup_free_ char *path = strjoin(o->vhost_user_dir, "/", target, ".sock");
-                if (!path)
-                        return -1;
-                W(xmlTextWriterStartElement(w, X("interface")));
-                W(xmlTextWriterWriteAttribute(w, X("type"), X("vhostuser")));
-                if (mac)
-                        W(elem_attr(w, "mac", "address", mac + 1));
-                W(xmlTextWriterStartElement(w, X("source")));
-                W(xmlTextWriterWriteAttribute(w, X("type"), X("unix")));
-                W(xmlTextWriterWriteAttribute(w, X("path"), X(path)));
-                /* testpmd owns the socket (server); QEMU connects and reconnects. */
-                W(xmlTextWriterWriteAttribute(w, X("mode"), X("client")));
-                W(xmlTextWriterStartElement(w, X("reconnect")));
-                W(xmlTextWriterWriteAttribute(w, X("enabled"), X("yes")));
-                W(xmlTextWriterWriteAttribute(w, X("timeout"), X("2")));
-                W(xmlTextWriterEndElement(w));
-                W(xmlTextWriterEndElement(w));
-                W(elem_attr(w, "model", "type", "virtio"));
-                W(elem_attr(w, "alias", "name", alias));
-                W(xmlTextWriterEndElement(w));
-                (*n_vhost)++;
-        } else if (streq(kind, "bridge") || streq(kind, "network") || streq(kind, "management")) {
-                bool is_bridge = streq(kind, "bridge");
-                W(xmlTextWriterStartElement(w, X("interface")));
-                W(xmlTextWriterWriteAttribute(w, X("type"), X(is_bridge ? "bridge" : "network")));
-                if (mac)
-                        W(elem_attr(w, "mac", "address", mac + 1));
-                W(elem_attr(w, "source", is_bridge ? "bridge" : "network",
-                            target ?: (o->management_network ?: "default")));
-                W(elem_attr(w, "model", "type", "virtio"));
-                W(elem_attr(w, "alias", "name", alias));
-                W(xmlTextWriterEndElement(w));
-        } else if (streq(kind, "user")) {
-                W(xmlTextWriterStartElement(w, X("interface")));
-                W(xmlTextWriterWriteAttribute(w, X("type"), X("user")));
-                if (mac)
-                        W(elem_attr(w, "mac", "address", mac + 1));
-                W(elem_attr(w, "model", "type", "virtio"));
-                W(elem_attr(w, "alias", "name", alias));
-                W(xmlTextWriterEndElement(w));
-        } else
-                return -1;
+static int write_metadata(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g) {
+        W(start(w, "metadata"));
+        W(start(w, "mhtest:guest"));
+        W(attr(w, "xmlns:mhtest", "https://mhtest.example/guest/1"));
+        W(attr(w, "job", j->name));
+        W(attr(w, "name", g->section.name));
+        if (g->role)
+                W(attr(w, "role", g->role));
+        W(end(w));
+        W(end(w));
         return 0;
 }
 
-static int write_domain(xmlTextWriterPtr w, const char *job, const GuestSection *g, unsigned index,
-                        const GuestXmlOptions *o) {
-        _cleanup_free_ char *name = NULL, *serial = NULL;
-        bool vhost = false, pin = g->vcpu_pinning.n_words > 0, epin = g->emulator_pinning.n_words > 0;
-        unsigned n_vhost = 0, idx = 0;
+/* vhost-user needs guest RAM shared with testpmd; hugepages come from a hugetlb memfd, which
+ * needs no hugetlbfs mount for libvirt. */
+static int write_memory_backing(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g, bool vhost,
+                                GuestHugePages *ret_huge) {
+        GuestHugePages h = { .node = -1 };
 
-        if (guest_domain_name(job, g, index, &name) < 0 || guest_serial_log_path(name, &serial) < 0)
-                return -ENOMEM;
-        STRV_FOREACH(i, g->interfaces)
-                if (startswith(*i, "vhost-user:"))
-                        vhost = true;
-
-        W(xmlTextWriterStartElement(w, X("domain")));
-        W(xmlTextWriterWriteAttribute(w, X("type"), X(o->kvm ? "kvm" : "qemu")));
-        W(xmlTextWriterWriteAttribute(w, X("xmlns:qemu"), X("http://libvirt.org/schemas/domain/qemu/1.0")));
-        W(elem_text(w, "name", name));
-        W(xmlTextWriterStartElement(w, X("metadata")));
-        W(xmlTextWriterStartElement(w, X("mhtest:guest")));
-        W(xmlTextWriterWriteAttribute(w, X("xmlns:mhtest"), X("https://mhtest.example/guest/1")));
-        W(xmlTextWriterWriteAttribute(w, X("job"), X(job)));
-        W(xmlTextWriterWriteAttribute(w, X("name"), X(g->section.name)));
-        if (g->role)
-                W(xmlTextWriterWriteAttribute(w, X("role"), X(g->role)));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));
-        if (g->description)
-                W(elem_text(w, "description", g->description));
-        W(xmlTextWriterStartElement(w, X("memory")));
-        W(xmlTextWriterWriteAttribute(w, X("unit"), X("KiB")));
-        W(xmlTextWriterWriteFormatString(w, "%" PRIu64, g->memory / 1024));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterWriteFormatElement(w, X("vcpu"), "%u", g->vcpus));
-
-        /* vhost-user needs guest RAM shared with testpmd; hugepages give that too. */
-        if (g->hugepages || vhost) {
-                W(xmlTextWriterStartElement(w, X("memoryBacking")));
-                if (g->hugepages) {
-                        W(xmlTextWriterStartElement(w, X("hugepages")));
-                        W(xmlTextWriterEndElement(w));
-                } else
-                        W(elem_attr(w, "source", "type", "memfd"));
+        if (g->hugepages && guest_hugepages(j, g, &h) < 0)
+                return -EINVAL; /* config validation refuses that */
+        *ret_huge = h;
+        if (!g->hugepages && !vhost)
+                return 0;
+        W(start(w, "memoryBacking"));
+        if (g->hugepages) {
+                W(start(w, "hugepages"));
+                W(start(w, "page"));
+                W(xmlTextWriterWriteFormatAttribute(w, X("size"), "%" PRIu64, h.page_size / 1024));
+                W(attr(w, "unit", "KiB"));
+                W(end(w));
+                W(end(w));
+        }
+        W(elem_attr(w, "source", "type", "memfd"));
+        if (vhost)
                 W(elem_attr(w, "access", "mode", "shared"));
-                W(xmlTextWriterEndElement(w));
-        }
-        if (pin || epin) {
-                W(xmlTextWriterStartElement(w, X("cputune")));
-                for (unsigned v = 0; pin && v < g->vcpus; v++) {
-                        CPUSet one = {};
-                        int cpu = cpu_set_nth(&g->vcpu_pinning, v);
-                        if (cpu < 0 || cpu_set_add(&one, (unsigned) cpu) < 0) {
-                                cpu_set_done(&one);
-                                return -EINVAL;
-                        }
-                        if (write_cpuset(w, "vcpupin", "vcpu", (int) v, &one) < 0) {
-                                cpu_set_done(&one);
-                                return -EIO;
-                        }
-                        cpu_set_done(&one);
-                }
-                if (epin)
-                        W(write_cpuset(w, "emulatorpin", NULL, -1, &g->emulator_pinning));
-                W(xmlTextWriterEndElement(w));
-        }
+        W(end(w));
+        return 0;
+}
 
-        W(xmlTextWriterStartElement(w, X("os")));
-        W(xmlTextWriterStartElement(w, X("type")));
-        W(xmlTextWriterWriteAttribute(w, X("arch"), X("x86_64")));
-        W(xmlTextWriterWriteAttribute(w, X("machine"), X(g->machine)));
+static int write_cputune(xmlTextWriterPtr w, const GuestSection *g, const GuestXmlOptions *o) {
+        const CPUSet *vcpus = g->vcpu_pinning.automatic ? o->vcpus : &g->vcpu_pinning.cpus;
+        const CPUSet *emulator = g->emulator_pinning.automatic ? o->emulator : &g->emulator_pinning.cpus;
+        unsigned v = 0;
+
+        if (!vcpus || !emulator)
+                return -EINVAL; /* automatic pinning not resolved by the caller */
+        if (cpu_set_count(vcpus) == 0 && cpu_set_count(emulator) == 0)
+                return 0;
+        if (cpu_set_count(vcpus) > 0 && cpu_set_count(vcpus) < g->vcpus)
+                return -EINVAL;
+        W(start(w, "cputune"));
+        /* vCPU n on the n-th CPU of the set, one CPU each */
+        CPU_SET_FOREACH (cpu, vcpus) {
+                _cleanup_(cpu_set_done) CPUSet one = {};
+
+                if (v >= g->vcpus)
+                        break;
+                if (cpu_set_add(&one, (unsigned) cpu) < 0)
+                        return -ENOMEM;
+                W(write_cpuset(w, "vcpupin", (int) v++, &one));
+        }
+        if (cpu_set_count(emulator) > 0)
+                W(write_cpuset(w, "emulatorpin", -1, emulator));
+        W(end(w));
+        return 0;
+}
+
+static int write_os(xmlTextWriterPtr w, const GuestSection *g) {
+        W(start(w, "os"));
+        W(start(w, "type"));
+        W(attr(w, "arch", "x86_64"));
+        W(attr(w, "machine", g->machine));
         W(xmlTextWriterWriteString(w, X("hvm")));
-        W(xmlTextWriterEndElement(w));
+        W(end(w));
         if (g->kernel) {
+                /* direct kernel boot, with or without disks: root= in the command line picks one */
                 W(elem_text(w, "kernel", g->kernel));
                 if (g->initrd)
                         W(elem_text(w, "initrd", g->initrd));
@@ -197,99 +163,267 @@ static int write_domain(xmlTextWriterPtr w, const char *job, const GuestSection 
                         W(elem_text(w, "cmdline", g->kernel_command_line));
         } else
                 W(elem_attr(w, "boot", "dev", "hd"));
-        W(xmlTextWriterEndElement(w));
+        W(end(w));
+        return 0;
+}
 
-        W(xmlTextWriterStartElement(w, X("cpu")));
+static int write_cpu(xmlTextWriterPtr w, const GuestSection *g, const GuestXmlOptions *o, bool vhost) {
+        if (g->nested_virtualization && !o->nested_feature)
+                return -EINVAL;
+        W(start(w, "cpu"));
         if (streq(g->cpu_model, "host-passthrough") || streq(g->cpu_model, "host-model"))
-                W(xmlTextWriterWriteAttribute(w, X("mode"), X(g->cpu_model)));
+                W(attr(w, "mode", g->cpu_model));
         else {
-                W(xmlTextWriterWriteAttribute(w, X("mode"), X("custom")));
-                W(xmlTextWriterWriteAttribute(w, X("match"), X("exact")));
-                W(xmlTextWriterStartElement(w, X("model")));
-                W(xmlTextWriterWriteAttribute(w, X("fallback"), X("forbid")));
+                W(attr(w, "mode", "custom"));
+                W(attr(w, "match", "exact"));
+                W(start(w, "model"));
+                W(attr(w, "fallback", "forbid"));
                 W(xmlTextWriterWriteString(w, X(g->cpu_model)));
-                W(xmlTextWriterEndElement(w));
+                W(end(w));
         }
-        if (g->hugepages || vhost) {
+        /* libvirt refuses to start the guest rather than hide the extension */
+        if (g->nested_virtualization)
+                W(elem_attr2(w, "feature", "policy", "require", "name", o->nested_feature));
+        if (vhost) {
                 /* shared memory for vhost-user must be declared per NUMA cell */
-                W(xmlTextWriterStartElement(w, X("numa")));
-                W(xmlTextWriterStartElement(w, X("cell")));
-                W(xmlTextWriterWriteAttribute(w, X("id"), X("0")));
+                W(start(w, "numa"));
+                W(start(w, "cell"));
+                W(attr(w, "id", "0"));
                 W(xmlTextWriterWriteFormatAttribute(w, X("cpus"), "0-%u", g->vcpus - 1));
                 W(xmlTextWriterWriteFormatAttribute(w, X("memory"), "%" PRIu64, g->memory / 1024));
-                W(xmlTextWriterWriteAttribute(w, X("unit"), X("KiB")));
-                W(xmlTextWriterWriteAttribute(w, X("memAccess"), X("shared")));
-                W(xmlTextWriterEndElement(w));
-                W(xmlTextWriterEndElement(w));
+                W(attr(w, "unit", "KiB"));
+                W(attr(w, "memAccess", "shared"));
+                W(end(w));
+                W(end(w));
         }
-        W(xmlTextWriterEndElement(w));
+        W(end(w));
+        return 0;
+}
 
+static int write_disk(xmlTextWriterPtr w, const char *path, unsigned n) {
+        char dev[] = "vdX";
+
+        dev[2] = (char) ('a' + n);
+        W(start(w, "disk"));
+        W(attr(w, "type", "file"));
+        W(attr(w, "device", "disk"));
+        W(start(w, "driver"));
+        W(attr(w, "name", "qemu"));
+        W(attr(w, "type", endswith(path, ".qcow2") ? "qcow2" : "raw"));
+        W(attr(w, "cache", "none"));
+        W(end(w));
+        W(elem_attr(w, "source", "file", path));
+        W(elem_attr2(w, "target", "dev", dev, "bus", "virtio"));
+        W(end(w));
+        return 0;
+}
+
+static int write_interface(xmlTextWriterPtr w, const JobConfig *j, const char *spec,
+                           const GuestXmlOptions *o, unsigned idx) {
+        _cleanup_free_ char *kind = strndup(spec, strcspn(spec, ":/"));
+        const char *mac = strchr(spec, '/');
+        const char *arg = strchr(spec, ':');
+        _cleanup_free_ char *target = NULL, *alias = NULL;
+
+        if (!kind)
+                return -ENOMEM;
+        if (arg && (!mac || arg < mac)) {
+                target = strndup(arg + 1, mac ? (size_t) (mac - arg - 1) : strlen(arg + 1));
+                if (!target)
+                        return -ENOMEM;
+        }
+        if (asprintf_safe(&alias, "ua-net%u", idx) < 0)
+                return -ENOMEM;
+
+        if (streq(kind, "vhost-user")) {
+                _cleanup_free_ char *path = strjoin(o->vhost_user_dir, "/", target, ".sock");
+                /* Exactly one side listens: the domain serves when testpmd is the client. */
+                bool server = j->testpmd && j->testpmd->vhost_user_mode == VHOST_USER_CLIENT;
+
+                if (!path)
+                        return -ENOMEM;
+                W(start(w, "interface"));
+                W(attr(w, "type", "vhostuser"));
+                if (mac)
+                        W(elem_attr(w, "mac", "address", mac + 1));
+                W(start(w, "source"));
+                W(attr(w, "type", "unix"));
+                W(attr(w, "path", path));
+                W(attr(w, "mode", server ? "server" : "client"));
+                if (!server) /* QEMU reconnects when testpmd restarts */
+                        W(elem_attr2(w, "reconnect", "enabled", "yes", "timeout", "2"));
+                W(end(w));
+                W(elem_attr(w, "model", "type", "virtio"));
+                W(elem_attr(w, "alias", "name", alias));
+                W(end(w));
+        } else if (streq(kind, "bridge") || streq(kind, "network") || streq(kind, "management")) {
+                bool is_bridge = streq(kind, "bridge");
+
+                W(start(w, "interface"));
+                W(attr(w, "type", is_bridge ? "bridge" : "network"));
+                if (mac)
+                        W(elem_attr(w, "mac", "address", mac + 1));
+                W(elem_attr(w, "source", is_bridge ? "bridge" : "network",
+                            target ?: (o->management_network ?: "default")));
+                W(elem_attr(w, "model", "type", "virtio"));
+                W(elem_attr(w, "alias", "name", alias));
+                W(end(w));
+        } else if (streq(kind, "user")) {
+                W(start(w, "interface"));
+                W(attr(w, "type", "user"));
+                if (mac)
+                        W(elem_attr(w, "mac", "address", mac + 1));
+                W(elem_attr(w, "model", "type", "virtio"));
+                W(elem_attr(w, "alias", "name", alias));
+                W(end(w));
+        } else
+                return -EINVAL;
+        return 0;
+}
+
+/* A pty anyone can attach to (virsh console), logged to a file the ready marker is read from;
+ * libvirt's virtlogd writes the log, truncated at each start. */
+static int write_console(xmlTextWriterPtr w, const char *serial_log) {
+        W(start(w, "serial"));
+        W(attr(w, "type", "pty"));
+        W(elem_attr2(w, "log", "file", serial_log, "append", "off"));
+        W(elem_attr(w, "target", "port", "0"));
+        W(end(w));
+        W(start(w, "console"));
+        W(attr(w, "type", "pty"));
+        W(elem_attr2(w, "target", "type", "serial", "port", "0"));
+        W(end(w));
+        return 0;
+}
+
+static int write_guest_agent(xmlTextWriterPtr w) {
+        W(start(w, "channel"));
+        W(attr(w, "type", "unix"));
+        W(elem_attr(w, "source", "mode", "bind")); /* libvirt picks the socket path */
+        W(elem_attr2(w, "target", "type", "virtio", "name", GUEST_AGENT_CHANNEL));
+        W(end(w));
+        return 0;
+}
+
+static int write_devices(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g,
+                         const GuestXmlOptions *o, const char *serial_log) {
+        const char *image = o->image ?: g->image;
+        unsigned n_disks = 0, idx = 0;
+        int r;
+
+        W(start(w, "devices"));
+        if (image)
+                W(write_disk(w, image, n_disks++));
+        STRV_FOREACH (d, g->disks) {
+                if (n_disks >= GUEST_DISKS_MAX + 1)
+                        return -EINVAL;
+                W(write_disk(w, *d, n_disks++));
+        }
+        STRV_FOREACH (i, g->interfaces) {
+                r = write_interface(w, j, *i, o, idx++);
+                if (r < 0)
+                        return r;
+        }
+        W(write_console(w, serial_log));
+        W(write_guest_agent(w));
+        W(elem_attr(w, "memballoon", "model", "none"));
+        W(end(w));
+        return 0;
+}
+
+/* QEMU 7.2 under TCG crashes when a guest enables MSI-X on a vhost-user NIC (no KVM irqfds):
+ * give those NICs no vectors. Harmless under KVM, needed under TCG. */
+static int write_tcg_vhost_overrides(xmlTextWriterPtr w, const GuestSection *g) {
+        unsigned k = 0;
+
+        W(start(w, "qemu:override"));
+        STRV_FOREACH (i, g->interfaces) {
+                _cleanup_free_ char *alias = NULL;
+
+                if (asprintf_safe(&alias, "ua-net%u", k++) < 0)
+                        return -ENOMEM;
+                if (!startswith(*i, "vhost-user:"))
+                        continue;
+                W(start(w, "qemu:device"));
+                W(attr(w, "alias", alias));
+                W(start(w, "qemu:frontend"));
+                W(start(w, "qemu:property"));
+                W(attr(w, "name", "vectors"));
+                W(attr(w, "type", "unsigned"));
+                W(attr(w, "value", "0"));
+                W(end(w));
+                W(end(w));
+                W(end(w));
+        }
+        W(end(w));
+        return 0;
+}
+
+static int write_domain(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g, unsigned index,
+                        const GuestXmlOptions *o) {
+        _cleanup_free_ char *name = NULL, *serial = NULL;
+        bool vhost = guest_has_vhost_user(g);
+        GuestHugePages huge;
+        int r;
+
+        if (guest_domain_name(j->name, g, index, &name) < 0 || guest_serial_log_path(name, &serial) < 0)
+                return -ENOMEM;
+
+        W(start(w, "domain"));
+        W(attr(w, "type", o->kvm ? "kvm" : "qemu"));
+        W(attr(w, "xmlns:qemu", "http://libvirt.org/schemas/domain/qemu/1.0"));
+        W(elem_text(w, "name", name));
+        r = write_metadata(w, j, g);
+        if (r < 0)
+                return r;
+        if (g->description)
+                W(elem_text(w, "description", g->description));
+        W(start(w, "memory"));
+        W(attr(w, "unit", "KiB"));
+        W(xmlTextWriterWriteFormatString(w, "%" PRIu64, g->memory / 1024));
+        W(end(w));
+        W(xmlTextWriterWriteFormatElement(w, X("vcpu"), "%u", g->vcpus));
+        r = write_memory_backing(w, j, g, vhost, &huge);
+        if (r >= 0)
+                r = write_cputune(w, g, o);
+        if (r < 0)
+                return r;
+        if (huge.node >= 0) {
+                /* the node whose pool [HugePages] filled */
+                W(start(w, "numatune"));
+                W(start(w, "memory"));
+                W(attr(w, "mode", "strict"));
+                W(xmlTextWriterWriteFormatAttribute(w, X("nodeset"), "%d", huge.node));
+                W(end(w));
+                W(end(w));
+        }
+        r = write_os(w, g);
+        if (r >= 0) {
+                /* ACPI, so that a shutdown request reaches the guest */
+                W(start(w, "features"));
+                W(start(w, "acpi"));
+                W(end(w));
+                W(start(w, "apic"));
+                W(end(w));
+                W(end(w));
+                r = write_cpu(w, g, o, vhost);
+        }
+        if (r < 0)
+                return r;
         W(elem_attr(w, "clock", "offset", "utc"));
         W(elem_text(w, "on_poweroff", "destroy"));
         W(elem_text(w, "on_reboot", "restart"));
         W(elem_text(w, "on_crash", "destroy"));
-
-        W(xmlTextWriterStartElement(w, X("devices")));
-        if (g->image) {
-                W(xmlTextWriterStartElement(w, X("disk")));
-                W(xmlTextWriterWriteAttribute(w, X("type"), X("file")));
-                W(xmlTextWriterWriteAttribute(w, X("device"), X("disk")));
-                W(xmlTextWriterStartElement(w, X("driver")));
-                W(xmlTextWriterWriteAttribute(w, X("name"), X("qemu")));
-                W(xmlTextWriterWriteAttribute(w, X("type"), X(endswith(g->image, ".qcow2") ? "qcow2" : "raw")));
-                W(xmlTextWriterWriteAttribute(w, X("cache"), X("none")));
-                W(xmlTextWriterEndElement(w));
-                W(elem_attr(w, "source", "file", g->image));
-                W(xmlTextWriterStartElement(w, X("target")));
-                W(xmlTextWriterWriteAttribute(w, X("dev"), X("vda")));
-                W(xmlTextWriterWriteAttribute(w, X("bus"), X("virtio")));
-                W(xmlTextWriterEndElement(w));
-                W(xmlTextWriterEndElement(w));
-        }
-        STRV_FOREACH(i, g->interfaces)
-                W(write_interface(w, *i, o, idx++, &n_vhost));
-        W(xmlTextWriterStartElement(w, X("serial")));
-        W(xmlTextWriterWriteAttribute(w, X("type"), X("file")));
-        W(xmlTextWriterStartElement(w, X("source")));
-        W(xmlTextWriterWriteAttribute(w, X("path"), X(serial)));
-        W(xmlTextWriterWriteAttribute(w, X("append"), X("on")));
-        W(xmlTextWriterEndElement(w));
-        W(elem_attr(w, "target", "port", "0"));
-        W(xmlTextWriterEndElement(w));
-        W(elem_attr(w, "memballoon", "model", "none"));
-        W(xmlTextWriterEndElement(w)); /* devices */
-
-        /* QEMU 7.2 under TCG crashes when a guest enables MSI-X on a vhost-user NIC (no KVM
-         * irqfds): give those NICs no vectors. Harmless under KVM, needed under TCG. */
-        if (!o->kvm && n_vhost > 0) {
-                unsigned k = 0;
-                W(xmlTextWriterStartElement(w, X("qemu:override")));
-                STRV_FOREACH(i, g->interfaces) {
-                        _cleanup_free_ char *alias = NULL;
-                        if (!startswith(*i, "vhost-user:")) {
-                                k++;
-                                continue;
-                        }
-                        if (asprintf_safe(&alias, "ua-net%u", k++) < 0)
-                                return -ENOMEM;
-                        W(xmlTextWriterStartElement(w, X("qemu:device")));
-                        W(xmlTextWriterWriteAttribute(w, X("alias"), X(alias)));
-                        W(xmlTextWriterStartElement(w, X("qemu:frontend")));
-                        W(xmlTextWriterStartElement(w, X("qemu:property")));
-                        W(xmlTextWriterWriteAttribute(w, X("name"), X("vectors")));
-                        W(xmlTextWriterWriteAttribute(w, X("type"), X("unsigned")));
-                        W(xmlTextWriterWriteAttribute(w, X("value"), X("0")));
-                        W(xmlTextWriterEndElement(w));
-                        W(xmlTextWriterEndElement(w));
-                        W(xmlTextWriterEndElement(w));
-                }
-                W(xmlTextWriterEndElement(w));
-        }
-        W(xmlTextWriterEndElement(w)); /* domain */
+        r = write_devices(w, j, g, o, serial);
+        if (r >= 0 && !o->kvm && vhost)
+                r = write_tcg_vhost_overrides(w, g);
+        if (r < 0)
+                return r;
+        W(end(w)); /* domain */
         return 0;
 }
 
-int guest_domain_xml(const char *job, const GuestSection *g, unsigned index, const GuestXmlOptions *o,
+int guest_domain_xml(const JobConfig *j, const GuestSection *g, unsigned index, const GuestXmlOptions *o,
                      char **ret) {
         _cleanup_(xmlBufferFreep) xmlBufferPtr buf = xmlBufferCreate();
         _cleanup_(xmlFreeTextWriterp) xmlTextWriterPtr w = NULL;
@@ -302,7 +436,7 @@ int guest_domain_xml(const char *job, const GuestSection *g, unsigned index, con
                 return -ENOMEM;
         xmlTextWriterSetIndent(w, 1);
         xmlTextWriterSetIndentString(w, X("  "));
-        r = write_domain(w, job, g, index, o);
+        r = write_domain(w, j, g, index, o);
         if (r < 0)
                 return r;
         if (xmlTextWriterEndDocument(w) < 0)

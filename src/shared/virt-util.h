@@ -9,12 +9,22 @@ int guest_domain_name(const char *job, const GuestSection *g, unsigned index, ch
 /* Where the guest's serial console is logged (the ready marker is looked for there). */
 int guest_serial_log_path(const char *domain, char **ret);
 
+/* The guest agent's virtio-serial port name, as qemu-guest-agent looks for it. */
+#define GUEST_AGENT_CHANNEL "org.qemu.guest_agent.0"
+
 typedef struct GuestXmlOptions {
-        bool kvm;                  /* domain type kvm, else qemu (TCG) */
-        const char *vhost_user_dir; /* where testpmd's vhost-user sockets live (/run/mhtest/JOB) */
+        bool kvm;                       /* domain type kvm, else qemu (TCG) */
+        const char *vhost_user_dir;     /* where testpmd's vhost-user sockets live (/run/mhtest/JOB) */
         const char *management_network; /* libvirt network for "management" interfaces */
+        const char *image;              /* the file attached as vda in place of Image= (a run's
+                                         * overlay); NULL: Image= itself */
+        /* Host facts (guest-placement.h), needed when the configuration asks for them: */
+        const char *nested_feature; /* NestedVirtualization=yes: "svm" or "vmx" */
+        const CPUSet *vcpus;        /* VCPUPinning=auto: vCPU n on the n-th CPU */
+        const CPUSet *emulator;     /* EmulatorPinning=auto */
 } GuestXmlOptions;
 
-/* The libvirt domain XML of a guest, built with libxml2's writer. */
-int guest_domain_xml(const char *job, const GuestSection *g, unsigned index, const GuestXmlOptions *o,
+/* The libvirt domain XML of instance index of guest g of job j, built with libxml2's writer.
+ * -EINVAL when g asks for a host fact o does not carry. */
+int guest_domain_xml(const JobConfig *j, const GuestSection *g, unsigned index, const GuestXmlOptions *o,
                      char **ret);

@@ -103,7 +103,7 @@ else
                 <("$mhtest" --root="$h2root" --all config show pvp | sed 's/ *#.*//') || true
         failed=1
 fi
-sed -i 's/^Memory=4096M$/Memory=4097M/' "$h2root/run/mhtest/jobs.d/pvp.conf"
+sed -i 's/^Memory=4096M$/Memory=4098M/' "$h2root/run/mhtest/jobs.d/pvp.conf"
 check "hash after a change" 0 "$mhtest" --root="$h2root" config hash pvp
 [ "$(cat "$tmp/out")" != "$h1" ] || { echo "FAIL: a changed job hashes the same"; failed=1; }
 

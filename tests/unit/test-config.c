@@ -142,9 +142,9 @@ static void test_values_every_type(void **state) {
         assert_true(g->memory == UINT64_C(1536) << 20);
         assert_int_equal(g->vcpus, 2);
         assert_string_equal(g->image, "/var/lib/images/vm1.qcow2");
-        assert_true(cpu_set_isset(&g->vcpu_pinning, 4));
-        assert_true(cpu_set_isset(&g->vcpu_pinning, 5));
-        assert_int_equal(cpu_set_count(&g->vcpu_pinning), 2);
+        assert_true(cpu_set_isset(&g->vcpu_pinning.cpus, 4));
+        assert_true(cpu_set_isset(&g->vcpu_pinning.cpus, 5));
+        assert_int_equal(cpu_set_count(&g->vcpu_pinning.cpus), 2);
         assert_int_equal(strv_length(g->interfaces), 3);
         assert_true(g->auto_start); /* default */
         assert_true(g->ready_timeout_usec == 300 * USEC_PER_SEC);
