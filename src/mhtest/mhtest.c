@@ -47,8 +47,8 @@ static const Verb verbs[] = {
         { "testpmd", 2, 2, verb_testpmd, "testpmd JOB", "Run testpmd for JOB under supervision (service main)." },
         { "testpmd-console", 2, 2, verb_testpmd_console, "testpmd-console JOB", "Attach to the running testpmd prompt." },
         { "guest", 2, 2, verb_guest, "guest [--print-xml] JOB:GUEST",
-          "Run a libvirt guest under supervision (service main);\n"
-          "--print-xml prints its domain XML and starts nothing." },
+          "Run a libvirt guest under supervision (service main), or print its XML.\n"
+          "--print-xml prints the domain XML this host would start and starts nothing." },
         { "job", 3, 3, verb_job, "job wait-started|wait-stopped JOB",
           "Wait until every unit of JOB is active, or stopped (what mhtest@JOB.service runs)." },
         { "lab", 2, 64, verb_lab, "lab up|down|status|exec ...", "Local hosts on one machine." },
