@@ -77,6 +77,7 @@ typedef struct Supervisor {
 
         TelemetryClient *tm;
         bool telemetry_warned;
+        bool port_start_failed; /* testpmd said it could not start a port: quit and fail */
         uint64_t telemetry_ok_usec;
         uint64_t watchdog_usec;
         uint64_t next_log_usec;
@@ -402,6 +403,8 @@ static void console_client_close(ConsoleClient *c) {
         c->fd = -EBADF;
 }
 
+static void quit_testpmd(Supervisor *v);
+
 static void output_line(Supervisor *v, const char *line) {
         const char *p = line;
 
@@ -410,6 +413,15 @@ static void output_line(Supervisor *v, const char *line) {
         if (!*p || streq(p, "testpmd>") || streq(p, "testpmd> "))
                 return;
         log_info("testpmd: %s", line);
+        /* testpmd stays at its prompt with a port it could not start (an emulated e1000 whose
+         * reset timed out under load): nothing would ever make it ready. Fail now, so that
+         * Restart= tries again, instead of at TimeoutStartSec=. */
+        if (v->phase == PHASE_STARTING && startswith(p, "Fail to start port")) {
+                (void) log_event(LOG_ERR, 0, MHTEST_MESSAGE_TESTPMD_EXITED, NULL,
+                                 "testpmd of job %s could not start a port (\"%s\"); quitting it.", v->job, p);
+                v->port_start_failed = true;
+                quit_testpmd(v);
+        }
 }
 
 static void handle_output(Supervisor *v, const char *buf, size_t n) {
@@ -920,7 +932,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         v->reaped = true;
         if (v->phase == PHASE_STOPPING || v->phase == PHASE_QUITTING) {
                 log_info("testpmd exited (status %d).", status);
-                return sd_event_exit(sd_event_source_get_event(s), 0);
+                return sd_event_exit(sd_event_source_get_event(s), v->port_start_failed ? 1 : 0);
         }
         if (asprintf_safe(&x, "EXIT_STATUS=%d", status) >= 0)
                 (void) strv_consume(&f, x);
