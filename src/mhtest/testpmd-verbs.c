@@ -77,7 +77,8 @@ typedef struct Supervisor {
 
         TelemetryClient *tm;
         bool telemetry_warned;
-        bool port_start_failed; /* testpmd said it could not start a port: quit and fail */
+        bool port_start_failed; /* testpmd could not start a port, even again: quit and fail */
+        unsigned port_start_retries;
         uint64_t telemetry_ok_usec;
         uint64_t watchdog_usec;
         uint64_t next_log_usec;
@@ -404,6 +405,8 @@ static void console_client_close(ConsoleClient *c) {
 }
 
 static void quit_testpmd(Supervisor *v);
+static int pty_command(Supervisor *v, const char *cmd);
+#define PORT_START_RETRIES 3U
 
 static void output_line(Supervisor *v, const char *line) {
         const char *p = line;
@@ -413,10 +416,23 @@ static void output_line(Supervisor *v, const char *line) {
         if (!*p || streq(p, "testpmd>") || streq(p, "testpmd> "))
                 return;
         log_info("testpmd: %s", line);
-        /* testpmd stays at its prompt with a port it could not start (an emulated e1000 whose
-         * reset timed out under load): nothing would ever make it ready. Fail now, so that
-         * Restart= tries again, instead of at TimeoutStartSec=. */
+        /* testpmd stays at its prompt with a port it could not start: nothing would ever make
+         * it ready. A start can fail transiently (an emulated e1000 whose hardware init fails
+         * once and works the next time, seen in the L1 tier), so ask testpmd to start that port
+         * again, a few times; then give up at once instead of at TimeoutStartSec=. */
         if (v->phase == PHASE_STARTING && startswith(p, "Fail to start port")) {
+                unsigned port;
+
+                if (sscanf(p, "Fail to start port %u", &port) == 1 && v->port_start_retries < PORT_START_RETRIES) {
+                        _cleanup_free_ char *cmd = NULL;
+
+                        v->port_start_retries++;
+                        log_warning("testpmd of job %s could not start port %u (\"%s\"); starting it again "
+                                    "(%u of %u).", v->job, port, p, v->port_start_retries, PORT_START_RETRIES);
+                        if (asprintf_safe(&cmd, "port start %u", port) >= 0)
+                                (void) pty_command(v, cmd);
+                        return;
+                }
                 (void) log_event(LOG_ERR, 0, MHTEST_MESSAGE_TESTPMD_EXITED, NULL,
                                  "testpmd of job %s could not start a port (\"%s\"); quitting it.", v->job, p);
                 v->port_start_failed = true;
