@@ -13,6 +13,8 @@ packages=(
         libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
         dpdk-dev openssh-server openssh-client
         busybox-static cpio bc man-db python3 file
+        # LAVA multinode test shells: the coordinator (the helper scripts: tools/lava-scripts.sh)
+        lava-coordinator
         # style check (tools/run-tests.sh)
         clang-format git
 )
@@ -25,4 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -q
         apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# mhtest-coord starts lava-coordinator for a run; the package's own service would bind 0.0.0.0:3079
+# on this machine (and in every lab host, whose root is this one)
+if systemctl -q is-enabled lava-coordinator.service 2>/dev/null; then
+        systemctl disable --now lava-coordinator.service 2>/dev/null || systemctl disable lava-coordinator.service
 fi

@@ -8,6 +8,7 @@ typedef struct CoordOptions {
         const char *junit_file;
         uint64_t timeout_usec;
         bool keep; /* leave the job running on the hosts after the run */
+        const char *lava_scripts; /* LAVA's lava_test_shell directory, NULL: the default */
 } CoordOptions;
 
 int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mhtest-build.h"
 #include "schedule.h"
+#include "shells.h"
 #include "state.h"
 #include "string-util.h"
 #include "strv.h"
@@ -18,6 +19,7 @@ static const char *arg_root;
 static const char *arg_json_file;
 static const char *arg_junit_file;
 static bool arg_keep;
+static const char *arg_lava_scripts;
 static uint64_t arg_timeout_usec = 600 * USEC_PER_SEC;
 
 static void help(void) {
@@ -34,6 +36,8 @@ static void help(void) {
                "     --junit=FILE     Write the results as JUnit XML to FILE (run)\n"
                "     --keep           run: leave the job running on the hosts afterwards\n"
                "     --timeout=SEC    run: how long a host may take to provision (default 600)\n"
+               "     --lava-scripts=DIR  run: LAVA's lava_test_shell directory (lava-test-case,\n"
+               "                      multi_node/lava-send, ...) installed for the test shells\n"
                "     --log-level=LEVEL  debug, info, notice, warning, err\n");
 }
 
@@ -105,6 +109,9 @@ static int verb_plan(Config *c, JobConfig *j) {
         r = print_plan(c, j, &s);
         if (r < 0)
                 return r;
+        r = shells_print_plan(c, j);
+        if (r < 0)
+                return log_oom();
         if (arg_json_file) {
                 _cleanup_json_ json_object *o = schedule_to_json(j, &s);
                 const char *str = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -116,7 +123,7 @@ static int verb_plan(Config *c, JobConfig *j) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_JUNIT, ARG_KEEP, ARG_TIMEOUT };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_JUNIT, ARG_KEEP, ARG_TIMEOUT, ARG_LAVA_SCRIPTS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -126,6 +133,7 @@ int main(int argc, char *argv[]) {
                 { "junit", required_argument, NULL, ARG_JUNIT },
                 { "keep", no_argument, NULL, ARG_KEEP },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "lava-scripts", required_argument, NULL, ARG_LAVA_SCRIPTS },
                 {}
         };
         _cleanup_(config_freep) Config *c = NULL;
@@ -158,6 +166,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_KEEP:
                         arg_keep = true;
+                        break;
+                case ARG_LAVA_SCRIPTS:
+                        arg_lava_scripts = optarg;
                         break;
                 case ARG_TIMEOUT:
                         if (parse_time_usec(optarg, USEC_PER_SEC, &arg_timeout_usec) < 0) {
@@ -205,6 +216,7 @@ int main(int argc, char *argv[]) {
                 return verb_plan(c, j) < 0 ? 1 : 0;
 
         CoordOptions o = { .json_file = arg_json_file, .junit_file = arg_junit_file,
-                           .timeout_usec = arg_timeout_usec, .keep = arg_keep };
+                           .timeout_usec = arg_timeout_usec, .keep = arg_keep,
+                           .lava_scripts = arg_lava_scripts };
         return coord_run(c, j, &o) < 0 ? 1 : 0;
 }

@@ -61,14 +61,10 @@ static int bus_escape(const char *s, char **ret) {
         return 0;
 }
 
-int remote_bus_open(const RemoteHost *h, sd_bus **ret) {
+int remote_ssh_argv(const RemoteHost *h, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
-        _cleanup_free_ char *address = NULL, *port = NULL;
-        sd_bus *bus = NULL;
-        int r;
+        _cleanup_free_ char *port = NULL;
 
-        /* As sd_bus_open_system_remote() does, but with the host's ssh options (key, config,
-         * port) from hosts.d/, which that call has no way to take. */
         if (asprintf_safe(&port, "%u", h->ssh_port) < 0)
                 return -ENOMEM;
         argv = strv_new("ssh", "-xT", "-o", "BatchMode=yes", "-p", port);
@@ -78,8 +74,24 @@ int remote_bus_open(const RemoteHost *h, sd_bus **ret) {
                 return -ENOMEM;
         if (h->identity_file && (strv_extend(&argv, "-i") < 0 || strv_extend(&argv, h->identity_file) < 0))
                 return -ENOMEM;
-        if (strv_extend(&argv, "--") < 0 || strv_extend(&argv, h->ssh_target) < 0 ||
-            strv_extend(&argv, "systemd-stdio-bridge") < 0)
+        if (strv_extend(&argv, "--") < 0 || strv_extend(&argv, h->ssh_target) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+int remote_bus_open(const RemoteHost *h, sd_bus **ret) {
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *address = NULL;
+        sd_bus *bus = NULL;
+        int r;
+
+        /* As sd_bus_open_system_remote() does, but with the host's ssh options (key, config,
+         * port) from hosts.d/, which that call has no way to take. */
+        r = remote_ssh_argv(h, &argv);
+        if (r < 0)
+                return r;
+        if (strv_extend(&argv, "systemd-stdio-bridge") < 0)
                 return -ENOMEM;
         address = strdup("unixexec:path=ssh");
         if (!address)

@@ -20,6 +20,8 @@ typedef struct RemoteHost {
 
 void remote_host_done(RemoteHost *h);
 int remote_host_from_config(const Config *c, const char *name, RemoteHost *ret);
+/* "ssh [options from hosts.d/] -- user@address": append the remote command's words. */
+int remote_ssh_argv(const RemoteHost *h, char ***ret);
 /* A bus connected to the host's system bus over SSH. */
 int remote_bus_open(const RemoteHost *h, sd_bus **ret);
 /* Start a unit and wait until it is active (0) or failed (-EIO), at most timeout_usec. */

@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "migrate.h"
+#include "shells.h"
 #include "state.h"
 #include "string-util.h"
 #include "strv.h"
@@ -23,12 +24,23 @@ typedef struct StepThread {
         const JobConfig *j;
         const MigrationStep *step;
         const RemoteHost *from, *to;
+        ShellRun *shells;
         MigrationResult result;
 } StepThread;
 
 static void *step_thread(void *p) {
         StepThread *t = p;
+        const char *wait_for = t->step->migration->wait_for;
+
+        /* [Migration] WaitFor=: the test shells say when (LAVA multinode message) */
+        if (wait_for && shells_wait_for_message(t->shells, wait_for, t->step->migration->timeout_usec) < 0) {
+                t->result = (MigrationResult) { .step = t->step, .check = -1 };
+                (void) asprintf_safe(&t->result.error, "no test shell sent %s (WaitFor=) within TimeoutSec=",
+                                     wait_for);
+                return NULL;
+        }
         (void) migrate_one(t->job, t->j, t->step, t->from, t->to, &t->result);
+        shells_migration_ended(t->shells, &t->result);
         return NULL;
 }
 
@@ -78,13 +90,14 @@ static json_object *result_json(const MigrationResult *r) {
 }
 
 static int write_junit(const char *path, const char *job, MigrationResult **results, size_t n,
-                       HostRun *hosts, size_t n_hosts) {
+                       HostRun *hosts, size_t n_hosts, const ShellRun *shells) {
         xmlTextWriterPtr w = xmlNewTextWriterFilename(path, 0);
-        size_t failures = 0;
+        size_t failures = 0, n_tests = 0;
         int r = 0;
 
         if (!w)
                 return -EIO;
+        shells_count(shells, &n_tests, &failures);
         for (size_t i = 0; i < n; i++)
                 failures += !results[i]->ok;
         for (size_t i = 0; i < n_hosts; i++)
@@ -93,7 +106,7 @@ static int write_junit(const char *path, const char *job, MigrationResult **resu
         if (xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
             xmlTextWriterStartElement(w, BAD_CAST "testsuite") < 0 ||
             xmlTextWriterWriteFormatAttribute(w, BAD_CAST "name", "mhtest-coord %s", job) < 0 ||
-            xmlTextWriterWriteFormatAttribute(w, BAD_CAST "tests", "%zu", n + n_hosts) < 0 ||
+            xmlTextWriterWriteFormatAttribute(w, BAD_CAST "tests", "%zu", n + n_hosts + n_tests) < 0 ||
             xmlTextWriterWriteFormatAttribute(w, BAD_CAST "failures", "%zu", failures) < 0)
                 r = -EIO;
         for (size_t i = 0; r >= 0 && i < n_hosts; i++) {
@@ -127,6 +140,8 @@ static int write_junit(const char *path, const char *job, MigrationResult **resu
                 xmlTextWriterEndElement(w);
                 xmlTextWriterEndElement(w);
         }
+        if (r >= 0)
+                r = shells_junit(shells, w);
         if (xmlTextWriterEndDocument(w) < 0)
                 r = -EIO;
         xmlFreeTextWriter(w);
@@ -138,6 +153,7 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
         _cleanup_free_ HostRun *hosts = NULL;
         _cleanup_free_ MigrationResult **all = NULL;
         _cleanup_free_ StepThread *threads = NULL;
+        _cleanup_(shells_freep) ShellRun *shells = NULL;
         size_t n_hosts = strv_length(j->job->hosts), n_all = 0, n_threads = 0;
         bool ok = true, tty = isatty(STDOUT_FILENO);
         json_object *out = json_object_new_object(), *jprov = json_object_new_array(),
@@ -200,7 +216,14 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         printf("[provision] %s: %s active\n", h->remote.name, unit);
         }
 
-        /* 2. the migration phases, the steps of a phase in parallel */
+        /* 2. the test shells, in parallel with the migrations */
+        if (ok) {
+                ShellOptions so = { .lava_scripts = o->lava_scripts, .tty = tty };
+                if (shells_start(c, j, &so, &shells) < 0)
+                        ok = false;
+        }
+
+        /* 3. the migration phases, the steps of a phase in parallel */
         for (size_t i = 0; ok && i < s.n_phases; i++) {
                 SchedulePhase *ph = &s.phases[i];
 
@@ -215,7 +238,8 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         StepThread *t = &threads[k];
                         *t = (StepThread) { .job = j->name, .j = j, .step = &ph->steps[k],
                                             .from = find_remote(hosts, n_hosts, ph->steps[k].from),
-                                            .to = find_remote(hosts, n_hosts, ph->steps[k].to) };
+                                            .to = find_remote(hosts, n_hosts, ph->steps[k].to),
+                                            .shells = shells };
                         if (pthread_create(&t->thread, NULL, step_thread, t) != 0)
                                 return log_error_errno(-EAGAIN, "Failed to start a migration thread.");
                 }
@@ -248,7 +272,12 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                 }
         }
 
-        /* 3. put the hosts back unless asked to keep them: guests first (a migrated guest is
+        /* the run ends when every test shell has ended too */
+        if (!shells_wait(shells))
+                ok = false;
+        json_object_object_add(out, "tests", shells_to_json(shells));
+
+        /* 4. put the hosts back unless asked to keep them: guests first (a migrated guest is
          * supervised where it landed, outside that host's mhtest@JOB), then the job */
         for (size_t i = 0; !o->keep && i < n_hosts; i++) {
                 _cleanup_free_ char *unit = NULL;
@@ -277,7 +306,7 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                 if (r < 0)
                         log_error_errno(r, "Failed to write %s: %m", o->json_file);
         }
-        if (o->junit_file && write_junit(o->junit_file, j->name, all, n_all, hosts, n_hosts) < 0)
+        if (o->junit_file && write_junit(o->junit_file, j->name, all, n_all, hosts, n_hosts, shells) < 0)
                 log_error("Failed to write %s.", o->junit_file);
         json_object_put(out);
         printf("%s: %zu migration(s), %s\n", j->name, n_all, ok ? "all passed" : "FAILED");

@@ -34,6 +34,7 @@
  * just burn the CPU a lab shares (timers). */
 static const char *const masked_units[] = {
         "postgresql.service", "dpdk.service", "libvirt-guests.service", "e2scrub_reap.service",
+        "lava-coordinator.service",
         "systemd-sysctl.service", "procps.service",
         "systemd-udevd.service", "udev.service", "systemd-udevd-control.socket",
         "systemd-udevd-kernel.socket", "systemd-udev-trigger.service", "systemd-udev-settle.service",

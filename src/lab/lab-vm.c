@@ -42,7 +42,7 @@ static const char *const masked_units[] = {
         "virtlockd-admin.socket", "virtlogd.socket", "virtlogd-admin.socket", "apt-daily.timer",
         "apt-daily-upgrade.timer", "man-db.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
         "fstrim.timer", "logrotate.timer", "systemd-timesyncd.service", "postgresql.service",
-        "systemd-pstore.service",
+        "systemd-pstore.service", "lava-coordinator.service",
 };
 
 /* DIR/hK[/file]: a host's QMP socket, pidfile, console, per-host payload. */

@@ -79,6 +79,37 @@ static int check_no_cc(const char *v, char **ret) {
         return string_has_cc(v) ? -EINVAL : 0;
 }
 
+static int check_host_port(const char *v, char **ret) {
+        const char *colon = strrchr(v, ':');
+        _cleanup_free_ char *host = NULL;
+        unsigned port;
+
+        if (!colon || parse_unsigned(colon + 1, &port) < 0 || port == 0 || port > 65535)
+                return -EINVAL;
+        host = strndup(v, colon - v);
+        if (!host)
+                return -ENOMEM;
+        return check_address(host, NULL);
+}
+
+static int check_word(const char *v, char **ret) {
+        if (isempty(v) || string_has_cc(v) || strpbrk(v, " \t<>="))
+                return -EINVAL;
+        return 0;
+}
+
+static int check_env(const char *v, char **ret) {
+        const char *eq = strchr(v, '=');
+
+        if (!eq || eq == v || string_has_cc(v))
+                return -EINVAL;
+        for (const char *p = v; p < eq; p++)
+                if (!(*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                      (p > v && *p >= '0' && *p <= '9')))
+                        return -EINVAL;
+        return 0;
+}
+
 static int check_path(const char *v, char **ret) {
         return path_is_normalized_absolute(v) ? 0 : -EINVAL;
 }
@@ -250,6 +281,8 @@ const SectionType section_match = { .name = "Match", .size = sizeof(MatchSection
 static const ConfigKey job_keys[] = {
         { "Description", CONFIG_STRING, O(JobSection, description), NULL, "text", check_no_cc },
         { "Hosts", CONFIG_STRV, O(JobSection, hosts), NULL, "host names", check_host_name },
+        { "Coordinator", CONFIG_STRING, O(JobSection, coordinator), NULL,
+          "the HOST:PORT of a lava-coordinator like 192.0.2.1:3079", check_host_port },
 };
 const SectionType section_job = { .name = "Job", .size = sizeof(JobSection), .keys = job_keys,
                                   .n_keys = ELEMENTSOF(job_keys) };
@@ -397,8 +430,24 @@ static const ConfigKey migration_keys[] = {
         { "Bandwidth", CONFIG_SIZE, O(MigrationSection, bandwidth), "0", "bytes per second like 1G" },
         { "TimeoutSec", CONFIG_SEC, O(MigrationSection, timeout_usec), "300", "a time span" },
         { "AutoConverge", CONFIG_BOOL, O(MigrationSection, auto_converge), "no", "a boolean" },
+        { "WaitFor", CONFIG_STRING, O(MigrationSection, wait_for), NULL,
+          "a LAVA message ID (no spaces, '<', '>' or '=')", check_word },
 };
 const SectionType section_migration = { .name = "Migration", .named = true, .size = sizeof(MigrationSection),
                                         .keys = migration_keys, .n_keys = ELEMENTSOF(migration_keys),
                                         .name_valid = name_valid_instance,
                                         .name_expected = "a name of letters, digits, '_', '.', '-'" };
+
+static const ConfigKey test_keys[] = {
+        { "Host", CONFIG_STRV, O(TestSection, hosts), NULL, "host names of the job", check_host_name },
+        { "Guest", CONFIG_STRV, O(TestSection, guests), NULL, "guest names of the job", check_name },
+        { "Role", CONFIG_STRING, O(TestSection, role), NULL, "a role name", check_name },
+        { "Exec", CONFIG_COMMAND, O(TestSection, exec), NULL, "a command line" },
+        { "TimeoutSec", CONFIG_SEC, O(TestSection, timeout_usec), "600", "a time span" },
+        { "After", CONFIG_STRV, O(TestSection, after), NULL, "test names of the job", check_name },
+        { "Environment", CONFIG_STRV, O(TestSection, environment), NULL,
+          "assignments like KEY=VALUE (no spaces)", check_env },
+};
+const SectionType section_test = { .name = "Test", .named = true, .size = sizeof(TestSection), .keys = test_keys,
+                                   .n_keys = ELEMENTSOF(test_keys), .name_valid = name_valid_instance,
+                                   .name_expected = "a name of letters, digits, '_', '.', '-'" };

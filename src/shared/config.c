@@ -593,6 +593,7 @@ void job_config_free(JobConfig *j) {
         free(j->storages);
         free(j->guests);
         free(j->migrations);
+        free(j->tests);
         strv_free(j->files);
         free(j->name);
         free(j);
@@ -881,6 +882,73 @@ static void validate_vhost_user_once(const JobConfig *j, size_t i, char **n, con
                 }
 }
 
+const TestSection *job_find_test(const JobConfig *j, const char *name) {
+        for (size_t i = 0; i < j->n_tests; i++)
+                if (streq(j->tests[i]->section.name, name))
+                        return j->tests[i];
+        return NULL;
+}
+
+static const GuestSection *job_find_guest(const JobConfig *j, const char *name) {
+        for (size_t i = 0; i < j->n_guests; i++)
+                if (streq(j->guests[i]->section.name, name))
+                        return j->guests[i];
+        return NULL;
+}
+
+/* Whether following After= from t comes back to t (depth bounds a cycle not through t). */
+static bool test_after_reaches(const JobConfig *j, const TestSection *t, const char *target, size_t depth) {
+        if (depth > j->n_tests)
+                return false;
+        STRV_FOREACH(a, t->after) {
+                const TestSection *x = job_find_test(j, *a);
+                if (streq(*a, target) || (x && test_after_reaches(j, x, target, depth + 1)))
+                        return true;
+        }
+        return false;
+}
+
+static void validate_tests(const JobConfig *j, ConfigDiagnostics *d) {
+        bool have_hosts = strv_length(j->job->hosts) > 0;
+
+        for (size_t i = 0; i < j->n_migrations; i++)
+                if (j->migrations[i]->wait_for && j->n_tests == 0)
+                        job_error(d, &j->migrations[i]->section, "WaitFor",
+                                  "needs a [Test] section: only test shells send messages");
+
+        for (size_t i = 0; i < j->n_tests; i++) {
+                const TestSection *t = j->tests[i];
+
+                if (strv_length(t->exec) == 0)
+                        job_error(d, &t->section, "Exec", "missing (expected a command line)");
+                if (strv_length(t->hosts) == 0 && strv_length(t->guests) == 0 && !t->role)
+                        job_error(d, &t->section, "Host", "missing (expected Host=, Guest= or Role=)");
+                if (strv_length(t->hosts) > 0 && !have_hosts)
+                        job_error(d, &t->section, "Host", "test shells need [Job] Hosts= listing the hosts");
+                STRV_FOREACH(h, t->hosts)
+                        if (have_hosts && !job_has_host(j, *h))
+                                job_error(d, &t->section, "Host", "host \"%s\" is not in [Job] Hosts=", *h);
+                STRV_FOREACH(g, t->guests)
+                        if (!job_find_guest(j, *g))
+                                job_error(d, &t->section, "Guest", "guest \"%s\" has no [Guest %s] section", *g, *g);
+                if (t->role && strv_length(t->hosts) == 0 && strv_length(t->guests) == 0) {
+                        bool found = false;
+                        for (size_t k = 0; k < j->n_guests; k++)
+                                if (streq_ptr(j->guests[k]->role, t->role))
+                                        found = true;
+                        if (!found)
+                                job_error(d, &t->section, "Role", "no [Guest] of the job has Role=%s", t->role);
+                }
+                STRV_FOREACH(a, t->after) {
+                        if (!job_find_test(j, *a))
+                                job_error(d, &t->section, "After", "test \"%s\" has no [Test %s] section", *a, *a);
+                        else if (streq(*a, t->section.name) || test_after_reaches(j, job_find_test(j, *a),
+                                                                                   t->section.name, 0))
+                                job_error(d, &t->section, "After", "\"%s\" leads back to this test (a cycle)", *a);
+                }
+        }
+}
+
 static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics *d) {
         bool have_hosts = strv_length(j->job->hosts) > 0;
 
@@ -1036,6 +1104,8 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                 if (m->from && m->to && streq(m->from, m->to))
                         job_error(d, &m->section, "To", "same host as From= (expected a different host)");
         }
+
+        validate_tests(j, d);
 }
 
 static int check_guest_file(const Config *c, const GuestSection *g, const char *key, const char *path,
@@ -1088,7 +1158,7 @@ int guest_check_files(const Config *c, const GuestSection *g, ConfigDiagnostics 
 int config_load_job(Config *c, const char *name, JobConfig **ret, ConfigDiagnostics *d) {
         static const SectionType *const job_types[] = {
                 &section_job, &section_nested, &section_hugepages, &section_bridge, &section_vfio,
-                &section_storage, &section_testpmd, &section_guest, &section_migration, NULL,
+                &section_storage, &section_testpmd, &section_guest, &section_migration, &section_test, NULL,
         };
         _cleanup_(job_config_freep) JobConfig *j = NULL;
         _cleanup_free_ char *rel = NULL, *main_file = NULL;
@@ -1145,6 +1215,8 @@ int config_load_job(Config *c, const char *name, JobConfig **ret, ConfigDiagnost
                         r = APPEND(j->guests, j->n_guests, (GuestSection *) x);
                 else if (x->type == &section_migration)
                         r = APPEND(j->migrations, j->n_migrations, (MigrationSection *) x);
+                else if (x->type == &section_test)
+                        r = APPEND(j->tests, j->n_tests, (TestSection *) x);
                 if (r < 0)
                         return r;
         }

@@ -112,6 +112,7 @@ typedef struct JobSection {
         ConfigSection section;
         char *description;
         char **hosts;
+        char *coordinator; /* HOST:PORT of a running lava-coordinator; NULL: mhtest-coord starts one */
 } JobSection;
 
 typedef struct NestedSection {
@@ -224,11 +225,25 @@ typedef struct MigrationSection {
         uint64_t bandwidth;
         uint64_t timeout_usec;
         bool auto_converge;
+        char *wait_for; /* a LAVA multinode message ID to wait for before starting */
 } MigrationSection;
+
+/* [Test NAME]: a test shell run by mhtest-coord on hosts (a transient unit) or in guests, with
+ * LAVA's multinode API relayed to a lava-coordinator (src/coord/shells.c, lava.c). */
+typedef struct TestSection {
+        ConfigSection section;
+        char **hosts;
+        char **guests;
+        char *role;
+        char **exec;
+        uint64_t timeout_usec;
+        char **after;
+        char **environment;
+} TestSection;
 
 extern const SectionType section_self, section_safety, section_host, section_match, section_job,
         section_nested, section_hugepages, section_bridge, section_vfio, section_storage,
-        section_testpmd, section_guest, section_migration;
+        section_testpmd, section_guest, section_migration, section_test;
 
 /* ---- diagnostics ---- */
 typedef struct ConfigError {
@@ -280,6 +295,8 @@ typedef struct JobConfig {
         size_t n_guests;
         MigrationSection **migrations;
         size_t n_migrations;
+        TestSection **tests;
+        size_t n_tests;
 } JobConfig;
 
 typedef struct HostConfig {
@@ -323,6 +340,7 @@ int job_steps(const JobConfig *j, const char *host, char ***ret);
 bool guest_on_host(const Config *c, const GuestSection *g, const char *host);
 
 int job_config_hash(const JobConfig *j, char **ret_hex);
+const TestSection *job_find_test(const JobConfig *j, const char *name);
 /* Writes the merged view, each value with the file:line it came from. */
 int section_list_dump(const SectionList *l, FILE *f, bool all);
 

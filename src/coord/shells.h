@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libxml/xmlwriter.h>
+#include <json-c/json.h>
+#include "config.h"
+#include "migrate.h"
+
+/* The [Test] shells of a run: on hosts each runs as a transient unit ("ssh HOST systemd-run
+ * --pipe --wait --collect ..."), mhtest-coord owns its stdin and stdout and answers LAVA's
+ * multinode markers in it through a lava-coordinator (lava.h). */
+typedef struct ShellRun ShellRun;
+
+typedef struct ShellOptions {
+        const char *lava_scripts; /* LAVA's lava_test_shell directory (lava-test-case, multi_node/) */
+        bool tty;                 /* print progress lines */
+} ShellOptions;
+
+/* Start the lava-coordinator (or use [Job] Coordinator=), install LAVA's scripts on the targets,
+ * register the group and start every shell without After=; returns at once. *ret is NULL when
+ * the job has no [Test]. */
+int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, ShellRun **ret);
+/* mhtest-coord plan: the shells, where they run, their roles and order. */
+int shells_print_plan(const Config *c, const JobConfig *j);
+/* Wait until every shell has ended (the After= ones start as their predecessors end). Returns
+ * true if every shell and every testcase in them passed. */
+bool shells_wait(ShellRun *r);
+/* Stop what is left (transient units, the scripts, the lava-coordinator) and free. */
+ShellRun *shells_free(ShellRun *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ShellRun *, shells_free);
+
+/* [Migration] WaitFor=: lava-wait for the message as the group member "mhtest-coord". */
+int shells_wait_for_message(ShellRun *r, const char *message_id, uint64_t timeout_usec);
+/* lava-send mhtest-migrated-NAME with the migration's statistics as key=value pairs. */
+void shells_migration_ended(ShellRun *r, const MigrationResult *m);
+
+json_object *shells_to_json(const ShellRun *r);
+/* The testcases: one per shell, one per lava-test-case line and failed multinode call. */
+void shells_count(const ShellRun *r, size_t *ret_tests, size_t *ret_failures);
+int shells_junit(const ShellRun *r, xmlTextWriterPtr w);
