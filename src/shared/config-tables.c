@@ -407,6 +407,7 @@ static const ConfigKey guest_keys[] = {
         { "ReadyMarker", CONFIG_STRING, O(GuestSection, ready_marker), NULL, "text", check_no_cc },
         { "Prompt", CONFIG_STRING, O(GuestSection, prompt), NULL, "text", check_no_cc },
         { "ReadyTimeoutSec", CONFIG_SEC, O(GuestSection, ready_timeout_usec), "300", "a time span" },
+        { "Launcher", CONFIG_COMMAND, O(GuestSection, launcher), NULL, "a command line" },
 };
 const SectionType section_guest = { .name = "Guest", .named = true, .size = sizeof(GuestSection),
                                     .keys = guest_keys, .n_keys = ELEMENTSOF(guest_keys),

@@ -8,6 +8,7 @@
 #include "conf-parser.h"
 #include "config.h"
 #include "fileio.h"
+#include "guest-instance.h"
 #include "path-util.h"
 #include "string-util.h"
 #include "strv.h"
@@ -773,9 +774,7 @@ int config_list_jobs(const Config *c, char ***ret) {
 }
 
 
-static void job_error(ConfigDiagnostics *d, const ConfigSection *s, const char *key, const char *fmt, ...)
-        _printf_(4, 5);
-static void job_error(ConfigDiagnostics *d, const ConfigSection *s, const char *key, const char *fmt, ...) {
+void job_error(ConfigDiagnostics *d, const ConfigSection *s, const char *key, const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL, *section = NULL;
         const ConfigOrigin *o = &s->origin;
         const ConfigKey *k = key ? section_type_find_key(s->type, key) : NULL;
@@ -1020,8 +1019,8 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
 
                 if (g->host && have_hosts && !job_has_host(j, g->host))
                         job_error(d, &g->section, "Host", "host \"%s\" is not in [Job] Hosts=", g->host);
-                if (!g->image && !g->kernel)
-                        job_error(d, &g->section, "Image", "missing (expected Image= or Kernel=)");
+                if (!g->image && !g->kernel && !g->launcher)
+                        job_error(d, &g->section, "Image", "missing (expected Image=, Kernel= or Launcher=)");
                 if (g->initrd && !g->kernel)
                         job_error(d, &g->section, "Initrd", "needs Kernel=");
                 if (g->kernel_command_line && !g->kernel)
@@ -1076,6 +1075,8 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                     cpu_set_count(&g->vcpu_pinning.cpus) < g->vcpus)
                         job_error(d, &g->section, "VCPUPinning", "has fewer CPUs than VCPUs=%u", g->vcpus);
         }
+
+        guest_instance_validate(j, d);
 
         for (size_t i = 0; i < j->n_migrations; i++) {
                 MigrationSection *m = j->migrations[i];

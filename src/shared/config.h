@@ -207,6 +207,7 @@ typedef struct GuestSection {
         char *ready_marker;
         char *prompt;
         uint64_t ready_timeout_usec;
+        char **launcher; /* a command line that runs the guest instead of libvirt (guest-launcher.c) */
 } GuestSection;
 
 typedef struct MigrationSection {
@@ -260,6 +261,9 @@ typedef struct ConfigDiagnostics {
 } ConfigDiagnostics;
 
 void config_diagnostics_done(ConfigDiagnostics *d);
+/* An error about key (NULL: the section) of a job's section, at the line that set the key. */
+void job_error(ConfigDiagnostics *d, const ConfigSection *s, const char *key, const char *fmt, ...)
+        _printf_(4, 5);
 int config_error_add(ConfigDiagnostics *d, const char *file, unsigned line, const char *section,
                      const char *key, const char *format, ...) _printf_(6, 7);
 /* "FILE:LINE: [Section] Key=: message" */
