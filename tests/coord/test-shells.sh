@@ -7,17 +7,23 @@
 # a value (lava-send/lava-wait), lava-wait-all by role and for the whole group across 3 hosts,
 # meet at lava-sync; an After= shell on every host asks systemd that the first shells' units
 # have ended. Run 2: a wrong value fails the run, a shell that runs past TimeoutSec= fails its
-# testcase (systemd's result: timeout) while the others still end. After each run: no
-# lava-coordinator, no shell process, no transient unit, no scripts left.
+# testcase (systemd's result: timeout) while the others still end. Run 3: a busybox guest
+# migrated h1 -> h2 by a [Migration] with WaitFor=go: the destination's shell sees no domain
+# before the source's shell sends "go", both lava-wait for mhtest-migrated-NAME and its
+# statistics, the source's QEMU process has left h1, and the guest's tick loop (a process
+# started at boot) goes on counting on h2. After each run: no lava-coordinator, no shell
+# process, no transient unit, no scripts left. Boots QEMU: run under flock /tmp/mhtest-qemu.lock.
 set -uo pipefail
 . "$MHTEST_SOURCE_ROOT/tests/system/lib.sh"
 
 require_lab_capable
 COORD=${MHTEST_COORD:?}
 command -v lava-coordinator >/dev/null || skip "lava-coordinator is not installed (apt-get install lava-coordinator)"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 scripts=$("$MHTEST_SOURCE_ROOT/tools/lava-scripts.sh") || { say "FAIL: cannot unpack LAVA's scripts from lava-dispatcher"; exit 1; }
+images=$("$MHTEST_SOURCE_ROOT/tools/build-guest-images.sh") || { say "FAIL: cannot build the test guest"; exit 1; }
 
-lab_up mhshells 3
+lab_up mhshells 3 --images="$images"
 T=$(mktemp -d)
 trap 'lab_down; rm -rf "$T"' EXIT
 h1=$LAB-h1
@@ -142,4 +148,49 @@ check_eq "run 2: systemd stopped the sleeper at TimeoutSec=" "timeout True False
 check "run 2: JUnit has the failures of the client and the sleeper" \
         python3 -c 'import sys,xml.etree.ElementTree as E; s=E.parse(sys.argv[1]).getroot(); f=[x.get("name") for x in s.iter("testcase") if x.find("failure") is not None]; sys.exit(0 if any(n.startswith("client on") for n in f) and any(n.startswith("sleeper on") for n in f) else 1)' "$T/r2.xml"
 nothing_left "run 2"
+
+# ---- run 3: a migration waits for a shell's message; shells wait for mhtest-migrated-NAME ----
+dom=mhtest-shmig-g1
+log=/var/log/libvirt/qemu/$dom-serial.log
+src="set -e; pid=\$(pgrep -o -f [g]uest=$dom); virsh -q -c qemu:///system domstate $dom | grep -qx running; grep -q TICK $log; lava-wait dst-ready; lava-send go; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:passed=yes \$LAVA_MULTI_NODE_CACHE; grep -q mhtest-coord:to=$h2 \$LAVA_MULTI_NODE_CACHE; timeout 60 sh -c \"while kill -0 \$pid 2>/dev/null; do sleep 0.2; done\" || { echo QEMU still runs on the source; exit 1; }"
+dst="set -e; if virsh -q -c qemu:///system list --name | grep -qx $dom; then echo the guest is here before go; exit 1; fi; lava-send dst-ready; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:downtime_ms= \$LAVA_MULTI_NODE_CACHE; virsh -q -c qemu:///system domstate $dom | grep -qx running; timeout 60 sh -c \"until grep -q TICK $log; do sleep 0.2; done\"; first=\$(grep -m1 -o \"TICK [0-9]*\" $log | cut -d\" \" -f2); echo first tick on the destination: \$first; test \$first -gt 3"
+install_job shmig "[Job]
+Hosts=$h1 $h2
+
+[Guest g1]
+Host=$h1
+Memory=256M
+Kernel=/var/lib/mhtest/images/vmlinuz
+Initrd=/var/lib/mhtest/images/initrd-tick.gz
+KernelCommandLine=console=ttyS0 quiet panic=-1
+Type=qemu
+ReadyMarker=GUEST-UP
+ReadyTimeoutSec=120
+
+[Migration mig]
+Guests=g1
+From=$h1
+To=$h2
+Transport=tcp
+WaitFor=go
+TimeoutSec=120
+
+[Test src]
+Host=$h1
+Exec=sh -c '$src'
+TimeoutSec=180
+
+[Test dst]
+Host=$h2
+Exec=sh -c '$dst'
+TimeoutSec=180
+"
+ctl "$COORD" --root="$T" --lava-scripts="$scripts" run shmig --json="$T/r3.json" > "$T/r3.out" 2>&1
+rc=$?
+check_eq "run 3: mhtest-coord exit status" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 60 "$T/r3.out"
+check_eq "run 3: the migration passed" True "$(result "$T/r3.json" 'len(r["migrations"]) == 1 and r["migrations"][0]["passed"]')"
+check_eq "run 3: both shells passed" "[True, True]" "$(result "$T/r3.json" '[t["passed"] for t in r["tests"]]')"
+check_eq "run 3: no domain left on $h2" "" "$(hx "$h2" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
+nothing_left "run 3"
 finish

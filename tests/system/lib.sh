@@ -44,12 +44,12 @@ lab_down() {
         "$MHTEST" lab down "$LAB" >/dev/null 2>&1 || "$MHTEST" lab down "$LAB"
 }
 
-lab_up() { # lab_up NAME HOSTS
+lab_up() { # lab_up NAME HOSTS [LAB-UP-OPTIONS...]
         LAB=$1
         trap 'lab_down' EXIT
         "$MHTEST" lab down "$LAB" >/dev/null 2>&1 # a leftover from an interrupted run
         local t0=$SECONDS
-        if ! "$MHTEST" lab up --name="$LAB" --hosts="$2" ${BUILD_ROOT:+--from="$BUILD_ROOT"} --quiet; then
+        if ! "$MHTEST" lab up --name="$LAB" --hosts="$2" ${BUILD_ROOT:+--from="$BUILD_ROOT"} --quiet "${@:3}"; then
                 say "FAIL: mhtest lab up --name=$LAB --hosts=$2"
                 exit 1
         fi
