@@ -37,29 +37,67 @@ _mhtest_jobs() {
         done < <(_mhtest_conf_files "$1" jobs.d)
 }
 
-# JOB:GUEST for every [Guest NAME] section of every job (main file and drop-ins).
+# The text of a job: its main file, then its drop-ins in order.
+_mhtest_job_text() {
+        local root=$1 job=$2 d f main=
+        for d in "${_mhtest_dirs[@]}"; do
+                f=$root$d/jobs.d/$job.conf
+                if [[ -e $f || -L $f ]]; then
+                        _mhtest_masked "$f" || main=$f
+                        break
+                fi
+        done
+        [[ -n $main ]] || return 0
+        {
+                cat -- "$main"
+                while IFS= read -r f; do cat -- "$f"; done < <(_mhtest_conf_files "$root" "jobs.d/$job.conf.d")
+        } 2>/dev/null
+}
+
+# "NAME COUNT ROLE" for every [Guest NAME] section of a job's text on stdin (the last Count=
+# and Role= win, as in mhtest).
+_mhtest_guest_sections() {
+        local line name='' count=1 role='' i
+        local -A counts=() roles=()
+        local -a order=()
+        while IFS= read -r line; do
+                if [[ $line =~ ^[[:space:]]*\[([^]]*)\] ]]; then
+                        name=''
+                        if [[ ${BASH_REMATCH[1]} =~ ^Guest[[:space:]]+([^][:space:]]+)[[:space:]]*$ ]]; then
+                                name=${BASH_REMATCH[1]}
+                                [[ -n ${counts[$name]-} ]] || { order+=("$name"); counts[$name]=1; roles[$name]=-; }
+                        fi
+                elif [[ -n $name && $line =~ ^[[:space:]]*Count[[:space:]]*=[[:space:]]*([0-9]*) ]]; then
+                        counts[$name]=${BASH_REMATCH[1]:-1}
+                elif [[ -n $name && $line =~ ^[[:space:]]*Role[[:space:]]*=[[:space:]]*([^[:space:]]*) ]]; then
+                        roles[$name]=${BASH_REMATCH[1]:--}
+                fi
+        done
+        for name in "${order[@]}"; do
+                printf '%s %s %s\n' "$name" "${counts[$name]}" "${roles[$name]}"
+        done
+}
+
+# JOB:GUEST for every [Guest NAME] section of every job, JOB:NAME-1 .. JOB:NAME-N with Count=N.
 _mhtest_guests() {
-        local root=$1 job d main f line
+        local root=$1 job name count role i
         while IFS= read -r job; do
-                main=
-                for d in "${_mhtest_dirs[@]}"; do
-                        f=$root$d/jobs.d/$job.conf
-                        if [[ -e $f || -L $f ]]; then
-                                _mhtest_masked "$f" || main=$f
-                                break
+                while read -r name count role; do
+                        if ((count > 1)); then
+                                for ((i = 1; i <= count; i++)); do printf '%s:%s-%d\n' "$job" "$name" "$i"; done
+                        else
+                                printf '%s:%s\n' "$job" "$name"
                         fi
-                done
-                [[ -n $main ]] || continue
-                {
-                        cat -- "$main"
-                        while IFS= read -r f; do cat -- "$f"; done \
-                                < <(_mhtest_conf_files "$root" "jobs.d/$job.conf.d")
-                } 2>/dev/null | while IFS= read -r line; do
-                        if [[ $line =~ ^[[:space:]]*\[Guest[[:space:]]+([^][:space:]]+)[[:space:]]*\] ]]; then
-                                printf '%s:%s\n' "$job" "${BASH_REMATCH[1]}"
-                        fi
-                done
+                done < <(_mhtest_job_text "$root" "$job" | _mhtest_guest_sections)
         done < <(_mhtest_jobs "$root") | sort -u
+}
+
+# The Role= values of a job's guests.
+_mhtest_roles() {
+        local name count role
+        while read -r name count role; do
+                [[ $role != - ]] && printf '%s\n' "$role"
+        done < <(_mhtest_job_text "$1" "$2" | _mhtest_guest_sections) | sort -u
 }
 
 # The hosts of every lab that is up (their copies of the hosts.d/ files "lab up" wrote), and
@@ -88,8 +126,8 @@ _mhtest_labs() {
 }
 
 _mhtest() {
-        local verbs='config check apply revert status testpmd testpmd-console guest job lab'
-        local opts_arg='--root= --log-level= --name= --hosts= --from= --backend= --images='
+        local verbs='config check apply revert status testpmd testpmd-console guest vms console job lab'
+        local opts_arg='--root= --log-level= --name= --hosts= --from= --backend= --images= --timeout='
         local opts_flag='-h --help --version --json --all -q --quiet'
         local steps='nested hugepages vfio bridge'
         local levels='debug info notice warning err'
@@ -117,7 +155,7 @@ _mhtest() {
                         ;;
                 --root=*) root=${w#--root=} ;;
                 --root) root=${words[i + 1]-}; ((i++)) ;;
-                --log-level|--name|--hosts|--from|--backend|--images) ((i++)) ;;
+                --log-level|--name|--hosts|--from|--backend|--images|--timeout) ((i++)) ;;
                 -*) ;;
                 *) args+=("$w") ;;
                 esac
@@ -134,7 +172,7 @@ _mhtest() {
         --log-level) mapfile -t cand < <(compgen -W "$levels" -- "$cur") ;;
         --backend) mapfile -t cand < <(compgen -W 'container vm' -- "$cur") ;;
         --name) mapfile -t cand < <(compgen -W "$(_mhtest_labs "$root")" -- "$cur") ;;
-        --hosts) ;;
+        --hosts|--timeout) ;;
         *)
                 case $cur in
                 --root=*|--from=*|--images=*)
@@ -145,7 +183,7 @@ _mhtest() {
                 --log-level=*) mapfile -t cand < <(compgen -P --log-level= -W "$levels" -- "${cur#*=}") ;;
                 --backend=*) mapfile -t cand < <(compgen -P --backend= -W 'container vm' -- "${cur#*=}") ;;
                 --name=*) mapfile -t cand < <(compgen -P --name= -W "$(_mhtest_labs "$root")" -- "${cur#*=}") ;;
-                --hosts=*) ;;
+                --hosts=*|--timeout=*) ;;
                 -*)
                         mapfile -t cand < <(compgen -W "$opts_arg $opts_flag" -- "$cur")
                         [[ ${#cand[@]} -eq 1 && ${cand[0]} == *= ]] && nospace=1
@@ -173,8 +211,17 @@ _mhtest() {
                                         mapfile -t cand < <(compgen -W "$(_mhtest_jobs "$root")" -- "$cur")
                                 fi
                                 ;;
-                        guest)
+                        guest|console)
                                 ((n == 1)) && mapfile -t cand < <(compgen -W "$(_mhtest_guests "$root")" -- "$cur")
+                                ;;
+                        vms)
+                                if ((n == 1)); then
+                                        mapfile -t cand < <(compgen -W 'start wait list' -- "$cur")
+                                elif ((n == 2)); then
+                                        mapfile -t cand < <(compgen -W "$(_mhtest_jobs "$root")" -- "$cur")
+                                elif ((n == 3)); then
+                                        mapfile -t cand < <(compgen -W "$(_mhtest_roles "$root" "${args[2]}")" -- "$cur")
+                                fi
                                 ;;
                         job)
                                 if ((n == 1)); then

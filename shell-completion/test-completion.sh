@@ -21,6 +21,9 @@ printf '[Guest  extra ]\nImage=/x\n' >"$T"/usr/lib/mhtest/jobs.d/pvp.conf.d/10-e
 printf '[Guest masked]\nImage=/x\n' >"$T"/usr/lib/mhtest/jobs.d/pvp.conf.d/20-masked.conf
 ln -s /dev/null "$T"/etc/mhtest/jobs.d/pvp.conf.d/20-masked.conf
 printf '[Job]\nHosts=host1 host2\n[Guest mig1]\nKernel=/k\n' >"$T"/run/mhtest/jobs.d/migrate.conf
+mkdir -p "$T"/run/mhtest/jobs.d/migrate.conf.d
+printf '[Guest vm]\nKernel=/k\nCount=2\nRole=client\nCount=3\nAutoStart=no\n[Guest mig1]\nRole=server\n' \
+        >"$T"/run/mhtest/jobs.d/migrate.conf.d/10-vms.conf
 printf '[Job]\n' >"$T"/etc/mhtest/jobs.d/.hidden.conf
 printf '[Host]\nAddress=192.0.2.1\n' >"$T"/etc/mhtest/hosts.d/host1.conf
 printf '[Host]\nAddress=192.0.2.2\n' >"$T"/run/mhtest/hosts.d/host2.conf
@@ -86,8 +89,8 @@ check() {
         fi
 }
 
-check 'mhtest ' config check apply revert status testpmd testpmd-console guest job lab
-check 'mhtest con' config
+check 'mhtest ' config check apply revert status testpmd testpmd-console guest vms console job lab
+check 'mhtest con' config console
 check 'mhtest te' testpmd testpmd-console
 check 'mhtest config ' show validate hash
 check "mhtest --root=$T config show " migrate pvp
@@ -97,7 +100,13 @@ check "mhtest --root=$T apply " nested hugepages vfio bridge
 check "mhtest --root=$T revert hugepages " migrate pvp
 check "mhtest --root=$T apply hugepages pvp "
 check "mhtest --root=$T testpmd-console p" pvp
-check "mhtest --root=$T guest " migrate:mig1 pvp:extra pvp:vnf
+check "mhtest --root=$T guest " migrate:mig1 migrate:vm-1 migrate:vm-2 migrate:vm-3 pvp:extra pvp:vnf
+check "mhtest --root=$T console migrate:v" vm-1 vm-2 vm-3
+check 'mhtest vms ' start wait list
+check "mhtest --root=$T vms start " migrate pvp
+check "mhtest --root=$T vms wait migrate " client server
+check "mhtest --root=$T vms wait --timeout 30 migrate c" client
+check "mhtest --root=$T vms list pvp "
 check "mhtest --root=$T guest pvp:" extra vnf
 check "mhtest --root=$T guest pvp:v" vnf
 check 'mhtest job ' wait-started wait-stopped

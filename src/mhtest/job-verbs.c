@@ -55,7 +55,7 @@ static int job_open(const char *job, char **ret_unit, sd_bus **ret_bus) {
 }
 
 /* One entry per failed unit, named, with its result and last words, decided here and only here. */
-static void report_failed(UnitWatch *w, const char *job, const UnitState *u, bool stopping) {
+void job_report_failed_unit(UnitWatch *w, const char *job, const UnitState *u, bool stopping) {
         _cleanup_strv_free_ char **tail = NULL, **fields = NULL;
         _cleanup_free_ char *result = NULL, *what = NULL, *lines = NULL;
         int r;
@@ -158,7 +158,7 @@ static int job_wait_started(const char *job) {
                          * deactivating without a job (a service waiting to be restarted)
                          * will go on to one or the other. */
                         if (unit_state_inactive_or_failed(u) || !streq_ptr(u->load_state, "loaded")) {
-                                report_failed(w, job, u, false);
+                                job_report_failed_unit(w, job, u, false);
                                 failed = true;
                         }
                 }
@@ -279,7 +279,7 @@ static int job_wait_stopped(const char *job) {
                     strv_extend(&down, w->units[i].name) < 0)
                         return log_oom();
                 if (was_up[i] && unit_state_is(&w->units[i], "failed")) {
-                        report_failed(w, job, &w->units[i], true);
+                        job_report_failed_unit(w, job, &w->units[i], true);
                         failed = true;
                 }
         }

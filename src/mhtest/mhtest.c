@@ -43,12 +43,20 @@ static const Verb verbs[] = {
           "programs, kernel command line." },
         { "apply", 3, 3, verb_apply, "apply STEP JOB", "Apply one provisioning step (what mhtest-STEP@JOB.service runs)." },
         { "revert", 3, 3, verb_revert, "revert STEP JOB", "Revert exactly what \"apply STEP JOB\" changed." },
-        { "status", 1, 2, verb_status, "status [JOB]", "Show each step's state and what it changed." },
+        { "status", 1, 2, verb_status, "status [JOB]",
+          "Show each step's state and what it changed, testpmd's rates and the guests\n"
+          "(unit and domain state, host, addresses, the last console lines)." },
         { "testpmd", 2, 2, verb_testpmd, "testpmd JOB", "Run testpmd for JOB under supervision (service main)." },
         { "testpmd-console", 2, 2, verb_testpmd_console, "testpmd-console JOB", "Attach to the running testpmd prompt." },
         { "guest", 2, 2, verb_guest, "guest [--print-xml] JOB:GUEST",
           "Run a libvirt guest under supervision (service main), or print its XML.\n"
           "--print-xml prints the domain XML this host would start and starts nothing." },
+        { "vms", 3, 4, verb_vms, "vms start|wait|list JOB [ROLE]",
+          "Start the guests of JOB that the job does not start (AutoStart=no), or those of ROLE;\n"
+          "wait until they are ready (--timeout=SEC), or list the job's guests and their units' states.\n"
+          "Like LAVA's lava-start-vms and lava-wait-for-vms." },
+        { "console", 2, 2, verb_console, "console JOB:GUEST[-N]",
+          "Attach to a guest's serial console (hands over to \"virsh console\")." },
         { "job", 3, 3, verb_job, "job wait-started|wait-stopped JOB",
           "Wait until every unit of JOB is active, or stopped (what mhtest@JOB.service runs)." },
         { "lab", 2, 64, verb_lab, "lab up|down|status|exec ...", "Local hosts on one machine." },
@@ -68,6 +76,7 @@ static void help(const Verb *v) {
                        "  --root=DIR          Operate on the tree below DIR (/etc, /run, /sys, /proc)\n"
                        "  --json              Machine-readable output where supported\n"
                        "  --all               config show: also list keys at their default\n"
+                       "  --timeout=SEC       vms wait: give up after this long (default: no limit)\n"
                        "  --log-level=LEVEL   debug, info, notice, warning, err\n\n"
                        "See mhtest(8).\n",
                        v->usage, v->help);
@@ -85,6 +94,7 @@ static void help(const Verb *v) {
                "     --log-level=LEVEL  debug, info, notice, warning, err\n"
                "     --json           Machine-readable output where supported\n"
                "     --all            config show: also list keys at their default\n"
+               "     --timeout=SEC    vms wait: give up after this long\n"
                "  -q --quiet          Print less\n\n"
                "See mhtest(8) and mhtest.conf(5).\n");
 }
@@ -132,7 +142,7 @@ int verb_not_implemented(int argc, char *argv[]) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_ALL,
-               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES, ARG_PRINT_XML };
+               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES, ARG_PRINT_XML, ARG_TIMEOUT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -142,6 +152,7 @@ int main(int argc, char *argv[]) {
                 { "all", no_argument, NULL, ARG_ALL },
                 { "quiet", no_argument, NULL, 'q' },
                 { "print-xml", no_argument, NULL, ARG_PRINT_XML }, /* guest */
+                { "timeout", required_argument, NULL, ARG_TIMEOUT }, /* vms wait */
                 /* mhtest lab */
                 { "name", required_argument, NULL, ARG_LAB_NAME },
                 { "hosts", required_argument, NULL, ARG_LAB_HOSTS },
@@ -183,6 +194,12 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_PRINT_XML:
                         arg_print_xml = true;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_time_usec(optarg, USEC_PER_SEC, &arg_timeout_usec) < 0) {
+                                log_error("Invalid --timeout=%s (expected a time span like 300 or 5min).", optarg);
+                                return 2;
+                        }
                         break;
                 case ARG_LAB_NAME:
                         arg_lab.name = optarg;

@@ -31,3 +31,12 @@ int testpmd_status(const char *job, json_object *out);
 int verb_guest(int argc, char *argv[]);      /* guest-verbs.c */
 extern bool arg_print_xml;                   /* guest --print-xml */
 int verb_job(int argc, char *argv[]);        /* job-verbs.c */
+struct UnitWatch;
+struct UnitState;
+/* Log that a unit of the job failed (or did not start), with its result and last journal lines. */
+void job_report_failed_unit(struct UnitWatch *w, const char *job, const struct UnitState *u, bool stopping);
+int verb_vms(int argc, char *argv[]);        /* vms-verbs.c */
+extern uint64_t arg_timeout_usec;            /* vms wait --timeout=, UINT64_MAX: none */
+int verb_console(int argc, char *argv[]);    /* console-verb.c */
+/* Adds "guests" to a job's status object and prints them unless --json (guest-status.c). */
+int guest_status(const Config *c, const JobConfig *j, json_object *out);

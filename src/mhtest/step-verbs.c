@@ -105,6 +105,11 @@ static int status_job(Config *c, const char *name, json_object *out) {
                 json_object_put(jo);
                 return r;
         }
+        r = guest_status(c, j, jo);
+        if (r < 0) {
+                json_object_put(jo);
+                return r;
+        }
         json_object_array_add(out, jo);
         return 0;
 }

@@ -66,6 +66,10 @@ int guest_console_log_path(const char *job, const GuestSection *g, unsigned inde
         return *ret ? 0 : -ENOMEM;
 }
 
+const char *guest_libvirt_uri(void) {
+        return getenv("MHTEST_LIBVIRT_URI") ?: "qemu:///system";
+}
+
 bool guest_in_vm_group(const GuestSection *g, const char *role) {
         return role ? streq_ptr(g->role, role) : !g->auto_start;
 }

@@ -19,6 +19,9 @@ int guest_instance_unit(const char *job, const GuestSection *g, unsigned index, 
 int guest_console_log_path(const char *job, const GuestSection *g, unsigned index, char **ret);
 #define GUEST_LAUNCHER_LOG_DIR "/var/log/mhtest"
 
+/* The libvirt URI of this host's guests: $MHTEST_LIBVIRT_URI, else qemu:///system. */
+const char *guest_libvirt_uri(void);
+
 /* Whether a guest belongs to a "vms start|wait JOB [ROLE]" selection: with a role, the guests of
  * that role; without one, the guests that the job does not start (AutoStart=no). */
 bool guest_in_vm_group(const GuestSection *g, const char *role);

@@ -390,6 +390,15 @@ int unit_watch_get_result(UnitWatch *w, const UnitState *u, char **ret) {
         return r < 0 ? bus_error(&e, r, "Result", u->name) : 0;
 }
 
+int unit_watch_start_unit(UnitWatch *w, const UnitState *u, const char *mode) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(w->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartUnit", &e, NULL,
+                               "ss", u->name, mode);
+        return r < 0 ? bus_error(&e, r, "StartUnit", u->name) : 0;
+}
+
 int unit_watch_stop_unit(UnitWatch *w, const UnitState *u, const char *mode) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;

@@ -56,6 +56,9 @@ int unit_watch_wait(UnitWatch *w, uint64_t timeout_usec);
  * "timeout", ... */
 int unit_watch_get_result(UnitWatch *w, const UnitState *u, char **ret);
 
+/* Enqueue a start job for the unit in the given job mode; returns once it is queued. */
+int unit_watch_start_unit(UnitWatch *w, const UnitState *u, const char *mode);
+
 /* Enqueue a stop job for the unit in the given job mode ("replace", "fail", ...). */
 int unit_watch_stop_unit(UnitWatch *w, const UnitState *u, const char *mode);
 
