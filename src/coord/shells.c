@@ -47,6 +47,7 @@ typedef struct Shell {
         unsigned group_size;
         LavaClient lava;
         pthread_t thread;
+        pid_t pid; /* ssh, under run->lock */
         ShellState state;
         bool thread_started;
         int exit_status;
@@ -390,6 +391,11 @@ static void shell_run_host(Shell *s) {
         close(in[0]);
         close(out[1]);
         close(err[1]);
+        pthread_mutex_lock(&s->run->lock);
+        s->pid = pid;
+        if (__atomic_load_n(&s->run->cancel, __ATOMIC_ACQUIRE))
+                (void) kill(pid, SIGTERM);
+        pthread_mutex_unlock(&s->run->lock);
         if (s->test->timeout_usec > 0) {
                 deadline = s->begin_usec + s->test->timeout_usec;
                 hard = deadline + SHELL_GRACE_USEC;
@@ -421,7 +427,12 @@ static void shell_run_host(Shell *s) {
         close(err[0]);
         free(bo.data);
         free(be.data);
+        pthread_mutex_lock(&s->run->lock);
+        s->pid = 0;
+        pthread_mutex_unlock(&s->run->lock);
         s->exit_status = wait_for_exit(pid);
+        if (__atomic_load_n(&s->run->cancel, __ATOMIC_ACQUIRE) && !s->error)
+                s->error = strdup("cancelled: mhtest-coord was interrupted");
         if (s->timed_out || s->exit_status != 0)
                 shell_stop_unit(s);
         if (streq_ptr(s->systemd_result, "timeout"))
@@ -453,7 +464,9 @@ static void *shell_thread(void *p) {
         Shell *s = p;
 
         s->begin_usec = now_usec();
-        if (s->guest)
+        if (__atomic_load_n(&s->run->cancel, __ATOMIC_ACQUIRE))
+                s->error = strdup("cancelled before it started: mhtest-coord was interrupted");
+        else if (s->guest)
                 s->error = strdup("test shells in guests are not implemented yet (they need the guests' "
                                   "management network and key)");
         else if (!s->have_remote)
@@ -741,6 +754,17 @@ bool shells_wait(ShellRun *r) {
                 ok = ok && r->shells[i].passed;
         }
         return ok;
+}
+
+void shells_cancel(ShellRun *r) {
+        if (!r)
+                return;
+        __atomic_store_n(&r->cancel, true, __ATOMIC_RELEASE);
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n_shells; i++)
+                if (r->shells[i].pid > 0)
+                        (void) kill(r->shells[i].pid, SIGTERM);
+        pthread_mutex_unlock(&r->lock);
 }
 
 int shells_wait_for_message(ShellRun *r, const char *message_id, uint64_t timeout_usec) {

@@ -25,6 +25,9 @@ int shells_print_plan(const Config *c, const JobConfig *j);
 /* Wait until every shell has ended (the After= ones start as their predecessors end). Returns
  * true if every shell and every testcase in them passed. */
 bool shells_wait(ShellRun *r);
+/* For SIGINT/SIGTERM, from any thread: end every running shell (its SSH connection, then
+ * "systemctl stop" of its unit), start no more; shells_wait() then returns soon, all failed. */
+void shells_cancel(ShellRun *r);
 /* Stop what is left (transient units, the scripts, the lava-coordinator) and free. */
 ShellRun *shells_free(ShellRun *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ShellRun *, shells_free);
