@@ -15,6 +15,9 @@ packages=(
         busybox-static cpio bc man-db python3 file
         # LAVA multinode test shells: the coordinator (the helper scripts: tools/lava-scripts.sh)
         lava-coordinator
+        # guests: cloud-init seeds (genisoimage; isoinfo for its test), management networks
+        # (libvirt runs dnsmasq), the Debian test guest (tools/build-debian-guest.sh)
+        genisoimage dnsmasq-base mmdebstrap
         # style check (tools/run-tests.sh)
         clang-format git
 )

@@ -73,7 +73,8 @@ run_suite() {
 # reformatting everyone's files at once would only produce conflicts.
 clang_format_files=(tests/unit/tests.[ch] tests/unit/test-strv.c tests/unit/test-parse-util.c
         tests/unit/test-config.c tests/unit/test-config-validate.c tests/unit/test-conf-parser.c
-        tests/unit/test-conf-files.c)
+        tests/unit/test-conf-files.c src/shared/guest-seed.[ch] src/shared/guest-network.[ch]
+        tests/guest/test-guest-seed-net.c)
 check_style() {
         local files=() bad=0 f
 

@@ -53,6 +53,12 @@ static int check_cidr(const char *v, char **ret) {
         return cidr_parse(v, NULL, NULL);
 }
 
+static int check_ipv4_cidr(const char *v, char **ret) {
+        int family;
+
+        return cidr_parse(v, &family, NULL) == 0 && family == AF_INET ? 0 : -EINVAL;
+}
+
 static int check_name(const char *v, char **ret) {
         return unit_instance_name_valid(v) ? 0 : -EINVAL;
 }
@@ -394,6 +400,15 @@ static const ConfigKey guest_keys[] = {
         { "Interfaces", CONFIG_STRV, O(GuestSection, interfaces), NULL,
           "interfaces like vhost-user:PORT, bridge:NAME, network:NAME or management, each with an optional /MAC",
           config_check_guest_interface },
+        { "ManagementNetwork", CONFIG_STRING, O(GuestSection, management_network), NULL,
+          "a libvirt network name", check_name },
+        { "ManagementAddress", CONFIG_STRING, O(GuestSection, management_address), NULL,
+          "an IPv4 address with its prefix length, like 192.168.200.10/24", check_ipv4_cidr },
+        { "SSHForward", CONFIG_UNSIGNED, O(GuestSection, ssh_forward), NULL, "a TCP port 1-65535",
+          .min = 1, .max = 65535 },
+        { "SSHAuthorizedKeys", CONFIG_STRV, O(GuestSection, ssh_authorized_keys), NULL,
+          "absolute paths of public key files", check_path },
+        { "Hostname", CONFIG_STRING, O(GuestSection, hostname), NULL, "a host name", check_host_name },
         { "HugePages", CONFIG_BOOL, O(GuestSection, hugepages), "no", "a boolean" },
         { "HugePageSize", CONFIG_SIZE, O(GuestSection, hugepage_size), NULL,
           "a page size of [HugePages] Pages= like 2M" },

@@ -948,6 +948,54 @@ static void validate_tests(const JobConfig *j, ConfigDiagnostics *d) {
         }
 }
 
+/* The guest's "management" interfaces in Interfaces=, and the first one's MAC (NULL if none). */
+static size_t guest_management_interfaces(const GuestSection *g, const char **ret_mac) {
+        size_t n = 0;
+
+        *ret_mac = NULL;
+        STRV_FOREACH(i, g->interfaces) {
+                if (streq(*i, "management"))
+                        n++;
+                else if (startswith(*i, "management/") && n++ == 0)
+                        *ret_mac = *i + strlen("management/");
+        }
+        return n;
+}
+
+static void validate_guest_management(const JobConfig *j, size_t i, ConfigDiagnostics *d) {
+        const GuestSection *g = j->guests[i];
+        const char *mac;
+        size_t n = guest_management_interfaces(g, &mac);
+
+        if (g->management_network && n == 0)
+                job_error(d, &g->section, "ManagementNetwork", "needs a management interface in Interfaces=");
+        if (g->management_address) {
+                if (n != 1 || !mac)
+                        job_error(d, &g->section, "ManagementAddress",
+                                  "needs exactly one management interface with a MAC address in Interfaces= "
+                                  "(like management/52:54:00:00:00:10), for the DHCP reservation");
+        }
+        if (g->ssh_forward > 0 && !g->management_address)
+                job_error(d, &g->section, "SSHForward", "needs ManagementAddress= (the forward's destination)");
+        for (size_t k = 0; k < i; k++) {
+                const GuestSection *o = j->guests[k];
+                _cleanup_free_ char *a = NULL, *b = NULL;
+
+                if (g->ssh_forward > 0 && o->ssh_forward == g->ssh_forward &&
+                    (!g->host || !o->host || streq(g->host, o->host)))
+                        job_error(d, &g->section, "SSHForward", "port %u is also forwarded for [Guest %s]",
+                                  g->ssh_forward, o->section.name);
+                if (!g->management_address || !o->management_address ||
+                    !streq(g->management_network ?: "default", o->management_network ?: "default"))
+                        continue;
+                a = strndup(g->management_address, strcspn(g->management_address, "/"));
+                b = strndup(o->management_address, strcspn(o->management_address, "/"));
+                if (a && b && streq(a, b))
+                        job_error(d, &g->section, "ManagementAddress", "%s is also the address of [Guest %s]", a,
+                                  o->section.name);
+        }
+}
+
 static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics *d) {
         bool have_hosts = strv_length(j->job->hosts) > 0;
 
@@ -1071,6 +1119,7 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                                                                   j->guests[k]->section.name);
                                         }
                 }
+                validate_guest_management(j, i, d);
                 if (!g->vcpu_pinning.automatic && g->vcpu_pinning.cpus.n_words > 0 &&
                     cpu_set_count(&g->vcpu_pinning.cpus) < g->vcpus)
                         job_error(d, &g->section, "VCPUPinning", "has fewer CPUs than VCPUs=%u", g->vcpus);
@@ -1149,6 +1198,12 @@ int guest_check_files(const Config *c, const GuestSection *g, ConfigDiagnostics 
         }
         STRV_FOREACH(p, g->disks) {
                 r = check_guest_file(c, g, "Disks", *p, d);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        STRV_FOREACH(p, g->ssh_authorized_keys) {
+                r = check_guest_file(c, g, "SSHAuthorizedKeys", *p, d);
                 if (r < 0)
                         return r;
                 n += r;

@@ -196,6 +196,11 @@ typedef struct GuestSection {
         char *cpu_model;
         int virt_type;
         char **interfaces;
+        char *management_network; /* libvirt network of the "management" interface */
+        char *management_address; /* IPv4/PREFIX its MAC gets from a DHCP reservation */
+        unsigned ssh_forward;     /* host TCP port forwarded to management_address:22; 0: none */
+        char **ssh_authorized_keys; /* public key files, for the cloud-init seed */
+        char *hostname;             /* for the cloud-init seed */
         bool hugepages;
         uint64_t hugepage_size; /* 0: the job's (guest_hugepages()) */
         bool nested_virtualization;
