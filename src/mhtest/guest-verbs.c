@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include "accel.h"
 #include "fileio.h"
+#include "guest-access.h"
 #include "guest-placement.h"
 #include "log.h"
 #include "message-ids.h"
@@ -83,7 +84,7 @@ static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSecti
                            char **ret) {
         _cleanup_(config_diagnostics_done) ConfigDiagnostics d = {};
         _cleanup_(guest_placement_done) GuestPlacement p = {};
-        _cleanup_free_ char *vhost_dir = NULL;
+        _cleanup_free_ char *vhost_dir = NULL, *domain = NULL, *seed = NULL;
         const char *name = g->section.name;
         GuestXmlOptions o = {};
         int r;
@@ -125,8 +126,11 @@ static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSecti
                 log_warning("Guest %s: VCPUPinning=auto: too few free cores, some vCPUs share housekeeping "
                             "CPUs.", name);
 
-        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", j->name) < 0)
+        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", j->name) < 0 || guest_domain_name(j->name, g, 0, &domain) < 0 ||
+            guest_access_seed_path(g, domain, &seed) < 0)
                 return log_oom();
+        o.seed = seed;
+        o.management_network = g->management_network;
         o.vhost_user_dir = vhost_dir;
         o.nested_feature = p.nested_feature;
         o.vcpus = &p.vcpus;
@@ -158,6 +162,7 @@ int verb_guest(int argc, char *argv[]) {
         _cleanup_(job_config_freep) JobConfig *j = NULL;
         _cleanup_(virConnectClosep) virConnectPtr conn = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(guest_access_done) GuestAccess access = {};
         _cleanup_free_ char *job = NULL, *xml = NULL, *name = NULL, *serial = NULL;
         _cleanup_close_ int sigfd = -EBADF;
         const char *colon = strchr(argv[1], ':'), *uri;
@@ -219,11 +224,17 @@ int verb_guest(int argc, char *argv[]) {
         if (dom && domain_state(dom, NULL) == VIR_DOMAIN_RUNNING) {
                 adopted = true;
                 log_info("Guest %s is already running here (%s), adopting it.", colon + 1, name);
+                r = guest_access_prepare(&access, conn, c, g, 0, colon + 1, name, true);
+                if (r < 0)
+                        return r;
         } else {
                 if (dom) {
                         virDomainFree(dom);
                         dom = NULL;
                 }
+                r = guest_access_prepare(&access, conn, c, g, 0, colon + 1, name, false);
+                if (r < 0)
+                        return r;
                 /* A fresh console log, so that an old ready marker does not count. */
                 (void) unlink(serial);
                 dom = virDomainCreateXML(conn, xml, 0);
@@ -253,6 +264,11 @@ int verb_guest(int argc, char *argv[]) {
                                          colon + 1, g->ready_marker ?: g->prompt, serial,
                                          kvm ? "KVM" : "TCG", isempty(tail) ? "(nothing)" : tail);
                 }
+        }
+        r = guest_access_start(&access, g);
+        if (r < 0) {
+                stop_domain(dom, name);
+                return r;
         }
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_READY, NULL, "Guest %s is ready.", colon + 1);
         (void) sd_notifyf(false, "READY=1\nSTATUS=Guest %s running as %s", colon + 1, name);

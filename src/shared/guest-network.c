@@ -421,6 +421,14 @@ int guest_network_reserve(virConnectPtr conn, const char *root, const char *netw
                 }
         }
 
+        /* reserved again for the same domain (its service restarted and adopted it): one entry */
+        for (size_t i = 0; i < json_object_array_length(state_hosts(state)); i++) {
+                json_object *h = json_object_array_get_idx(state_hosts(state), i);
+                if (streq_ptr(state_str(h, "domain"), domain) && streq_ptr(state_str(h, "mac"), mac) &&
+                    streq_ptr(state_str(h, "ip"), addr))
+                        return state_write(path, state);
+        }
+
         entry = json_object_new_object();
         if (!entry)
                 return -ENOMEM;

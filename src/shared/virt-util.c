@@ -305,6 +305,24 @@ static int write_guest_agent(xmlTextWriterPtr w) {
         return 0;
 }
 
+/* The cloud-init seed (guest-seed.h): a read-only cdrom on the machine's own controller (IDE on
+ * pc, SATA on q35). startupPolicy='optional' drops it where the file is missing, as on the
+ * destination of a migration: cloud-init read it at the first boot already. */
+static int write_seed_cdrom(xmlTextWriterPtr w, const GuestSection *g, const char *seed) {
+        bool q35 = g->machine && strstr(g->machine, "q35");
+
+        W(start(w, "disk"));
+        W(attr(w, "type", "file"));
+        W(attr(w, "device", "cdrom"));
+        W(elem_attr2(w, "driver", "name", "qemu", "type", "raw"));
+        W(elem_attr2(w, "source", "file", seed, "startupPolicy", "optional"));
+        W(elem_attr2(w, "target", "dev", q35 ? "sda" : "hdc", "bus", q35 ? "sata" : "ide"));
+        W(start(w, "readonly"));
+        W(end(w));
+        W(end(w));
+        return 0;
+}
+
 static int write_devices(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g,
                          const GuestXmlOptions *o, const char *serial_log) {
         const char *image = o->image ?: g->image;
@@ -319,6 +337,8 @@ static int write_devices(xmlTextWriterPtr w, const JobConfig *j, const GuestSect
                         return -EINVAL;
                 W(write_disk(w, *d, n_disks++));
         }
+        if (o->seed)
+                W(write_seed_cdrom(w, g, o->seed));
         STRV_FOREACH (i, g->interfaces) {
                 r = write_interface(w, j, *i, o, idx++);
                 if (r < 0)

@@ -16,6 +16,7 @@ typedef struct GuestXmlOptions {
         bool kvm;                       /* domain type kvm, else qemu (TCG) */
         const char *vhost_user_dir;     /* where testpmd's vhost-user sockets live (/run/mhtest/JOB) */
         const char *management_network; /* libvirt network for "management" interfaces */
+        const char *seed;               /* cloud-init seed ISO attached as a cdrom; NULL: none */
         const char *image;              /* the file attached as vda in place of Image= (a run's
                                          * overlay); NULL: Image= itself */
         /* Host facts (guest-placement.h), needed when the configuration asks for them: */

@@ -227,6 +227,46 @@ static void test_vhost_user_server_kvm(void **state) {
         xmlFreeDoc(doc);
 }
 
+/* The cloud-init seed as a read-only cdrom on the machine's controller, optional (dropped where
+ * the file is missing, as on a migration's destination); management interfaces on
+ * ManagementNetwork= with their MAC. */
+static void test_seed_and_management(void **state) {
+        _cleanup_(loaded_done) Loaded l = load(
+                "[Guest vm1]\nImage=/srv/debian.raw\nKernel=/srv/vmlinuz\n"
+                "Interfaces=management/52:54:00:00:00:10\nManagementNetwork=mgmt\n"
+                "ManagementAddress=192.168.200.10/24\nSSHForward=2222\n"
+                "[Guest vm2]\nMachine=q35\nKernel=/srv/vmlinuz\nInterfaces=management\n");
+        GuestXmlOptions o = tcg;
+        xmlDocPtr doc;
+
+        o.seed = "/var/lib/mhtest/seed/mhtest-j-vm1.iso";
+        o.management_network = "mgmt";
+        doc = build(&l, "vm1", &o);
+        assert_xpath(doc, "count(/domain/devices/disk)", "2");
+        assert_xpath(doc, "string(/domain/devices/disk[@device='cdrom']/source/@file)",
+                     "/var/lib/mhtest/seed/mhtest-j-vm1.iso");
+        assert_xpath(doc, "string(/domain/devices/disk[@device='cdrom']/source/@startupPolicy)", "optional");
+        assert_xpath(doc, "string(/domain/devices/disk[@device='cdrom']/target/@bus)", "ide");
+        assert_xpath(doc, "count(/domain/devices/disk[@device='cdrom']/readonly)", "1");
+        assert_xpath(doc, "string(/domain/devices/disk[@device='disk']/target/@dev)", "vda");
+        assert_xpath(doc, "string(/domain/devices/interface/source/@network)", "mgmt");
+        assert_xpath(doc, "string(/domain/devices/interface/mac/@address)", "52:54:00:00:00:10");
+        xmlFreeDoc(doc);
+
+        o.seed = "/var/lib/mhtest/seed/mhtest-j-vm2.iso";
+        o.management_network = NULL;
+        doc = build(&l, "vm2", &o);
+        assert_xpath(doc, "string(/domain/devices/disk[@device='cdrom']/target/@bus)", "sata");
+        assert_xpath(doc, "string(/domain/devices/disk[@device='cdrom']/target/@dev)", "sda");
+        assert_xpath(doc, "string(/domain/devices/interface/source/@network)", "default");
+        xmlFreeDoc(doc);
+
+        /* no seed: no cdrom */
+        doc = build(&l, "vm2", &tcg);
+        assert_xpath(doc, "count(/domain/devices/disk)", "0");
+        xmlFreeDoc(doc);
+}
+
 static void test_disks_with_kernel(void **state) {
         _cleanup_(loaded_done) Loaded l = load(
                 "[Guest vm1]\nImage=/srv/root.qcow2\nDisks=/srv/data.raw /srv/scratch.qcow2\nKernel=/srv/vmlinuz\n"
@@ -682,6 +722,7 @@ int main(void) {
                 cmocka_unit_test(test_vhost_user_tcg),
                 cmocka_unit_test(test_vhost_user_server_kvm),
                 cmocka_unit_test(test_disks_with_kernel),
+                cmocka_unit_test(test_seed_and_management),
                 cmocka_unit_test(test_image_boot_bridge),
                 cmocka_unit_test(test_hugepages),
                 cmocka_unit_test(test_hugepages_mount_page_size),
