@@ -65,6 +65,35 @@ ctl() { # ctl CMD... : run CMD in the lab's controller namespace
         "$MHTEST" lab exec "$LAB-ctl" -- "$@"
 }
 
+wait_until() { # wait_until WHAT CMD... : a state, bounded only against hangs (120 s)
+        local what=$1 i; shift
+        for ((i = 0; i < 600; i++)); do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.2
+        done
+        fail "timed out waiting for $what"
+        return 1
+}
+
+# tp_telemetry HOST JOB CMD... : testpmd's own answers, asked inside the lab host over the
+# telemetry socket of job JOB's testpmd; one JSON line for the greeting (it carries testpmd's
+# pid), then one per command (its value)
+tp_telemetry() {
+        local h=$1 j=$2; shift 2
+        hx "$h" python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+print(json.dumps(json.loads(s.recv(65536))))
+for c in sys.argv[2:]:
+    s.send(c.encode())
+    print(json.dumps(json.loads(s.recv(1 << 20))[c.split(",")[0]]))' "/var/run/dpdk/mhtest-$j/dpdk_telemetry.v2" "$@"
+}
+tp_eval() { # tp_eval EXPR : python expression on r = [greeting, reply...] read from tp_telemetry
+        python3 -c 'import json, sys; r = [json.loads(l) for l in sys.stdin]; print(eval(sys.argv[1]))' "$1"
+}
+
 # What a lab may leave behind on the machine, one line per item, each prefixed by its kind.
 machine_snapshot() {
         # First, and in one pass (a process that exits a second after "lab down" returned still

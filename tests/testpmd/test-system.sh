@@ -26,31 +26,10 @@ status_json() { hx "$H" mhtest status "$J" --json; }
 tp_field() { # tp_field EXPR : python expression on t = status()["testpmd"]
         status_json | python3 -c 'import json, sys; t = json.load(sys.stdin)["testpmd"]; print(eval(sys.argv[1]))' "$1"
 }
-wait_until() { # wait_until WHAT CMD... : a state, bounded only against hangs
-        local what=$1 i; shift
-        for ((i = 0; i < 600; i++)); do
-                "$@" >/dev/null 2>&1 && return 0
-                sleep 0.2
-        done
-        fail "timed out waiting for $what"
-        return 1
-}
-# telemetry CMD... : testpmd's own answers, asked inside the host over its telemetry socket; one
-# JSON line for the greeting (it carries testpmd's pid), then one per command
-telemetry() {
-        hx "$H" python3 -c '
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.settimeout(5)
-s.connect(sys.argv[1])
-print(json.dumps(json.loads(s.recv(65536))))
-for c in sys.argv[2:]:
-    s.send(c.encode())
-    print(json.dumps(json.loads(s.recv(1 << 20))[c.split(",")[0]]))' "/var/run/dpdk/mhtest-$J/dpdk_telemetry.v2" "$@"
-}
+telemetry() { tp_telemetry "$H" "$J" "$@"; }
 tm_field() { # tm_field EXPR CMD... : python expression on r = [greeting, reply...]
         local expr=$1; shift
-        telemetry "$@" | python3 -c 'import json, sys; r = [json.loads(l) for l in sys.stdin]; print(eval(sys.argv[1]))' "$expr"
+        telemetry "$@" | tp_eval "$expr"
 }
 journal_ids() { # the MESSAGE_IDs of the job's entries, in order
         hx "$H" journalctl --no-pager -o json "MHTEST_JOB=$J" | python3 -c '
