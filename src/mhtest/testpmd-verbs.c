@@ -836,13 +836,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         v->next_log_usec = now_usec(v) + v->s->stats_interval_usec;
                         (void) cpu_set_format(&v->cores.forward, &fwd);
                         write_status(v);
-                        (void) sd_notifyf(false, "READY=1\nSTATUS=Forwarding (%s) on %zu port(s)",
-                                          v->s->forward_mode ?: "io", v->n_ports);
+                        /* logged before READY=1: systemd's "Started" then follows it in the journal */
                         (void) log_event(LOG_NOTICE, 0, MHTEST_MESSAGE_TESTPMD_READY, NULL,
                                          "testpmd of job %s is forwarding (%s) on %zu port(s), main lcore %u, "
                                          "forwarding lcores %s.",
                                          v->job, v->s->forward_mode ?: "io", v->n_ports, v->cores.main_lcore,
                                          strna(fwd));
+                        (void) sd_notifyf(false, "READY=1\nSTATUS=Forwarding (%s) on %zu port(s)",
+                                          v->s->forward_mode ?: "io", v->n_ports);
                         return arm_timer(v, SAMPLE_USEC);
                 }
                 return arm_timer(v, STARTING_POLL_USEC);
