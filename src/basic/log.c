@@ -9,8 +9,14 @@ static int max_level = LOG_INFO;
 static LogTarget target = LOG_TARGET_AUTO;
 static LogJournalSink journal_sink;
 static const char *program_name;
+/* The process's context (set once by main) and each thread's own: threads that work for
+ * different guests at once (the coordinator's migrations) set theirs without touching another
+ * thread's. A field a thread did not set falls back to the process's. */
 static char *ctx_job, *ctx_host, *ctx_step, *ctx_guest;
 static LogContext context;
+static _Thread_local char *tctx_guest, *tctx_step;
+static _Thread_local LogContext thread_context;
+static bool journal_events;
 
 static const char *const level_table[] = {
         [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -84,8 +90,28 @@ void log_set_context_guest(const char *guest) {
         set_field(&ctx_guest, &context.guest, guest);
 }
 
+void log_set_thread_context_guest(const char *guest) {
+        free(tctx_guest);
+        tctx_guest = guest ? strdup(guest) : NULL;
+}
+
+void log_set_thread_context_step(const char *step) {
+        free(tctx_step);
+        tctx_step = step ? strdup(step) : NULL;
+}
+
 const LogContext *log_get_context(void) {
-        return &context;
+        thread_context = (LogContext) {
+                .job = context.job,
+                .host = context.host,
+                .step = tctx_step ?: context.step,
+                .guest = tctx_guest ?: context.guest,
+        };
+        return &thread_context;
+}
+
+void log_set_journal_events(bool b) {
+        journal_events = b;
 }
 
 bool log_stderr_is_journal(void) {
@@ -142,7 +168,7 @@ int log_internal(int level, int error, const char *message_id, char * const *fie
         case LOG_TARGET_JOURNAL:
         case LOG_TARGET_JOURNAL_OR_KMSG:
                 if (journal_sink &&
-                    journal_sink(level, error, message_id, file, line, func, &context, fields, buf) >= 0) {
+                    journal_sink(level, error, message_id, file, line, func, log_get_context(), fields, buf) >= 0) {
                         errno = saved;
                         return -error;
                 }
@@ -152,6 +178,11 @@ int log_internal(int level, int error, const char *message_id, char * const *fie
                 }
                 break;
         default:
+                /* An event goes to the journal too whenever journald listens, also from a shell:
+                 * journalctl MESSAGE_ID=... tells the story whoever ran the tool. */
+                if (journal_events && message_id && journal_sink)
+                        (void) journal_sink(level, error, message_id, file, line, func, log_get_context(), fields,
+                                            buf);
                 break;
         }
 

@@ -44,7 +44,13 @@ void log_set_context_job(const char *job);
 void log_set_context_host(const char *host);
 void log_set_context_step(const char *step);
 void log_set_context_guest(const char *guest);
+/* This thread only, over the process's value (NULL falls back to it again). */
+void log_set_thread_context_guest(const char *guest);
+void log_set_thread_context_step(const char *step);
+/* The calling thread's context: its own fields over the process's. */
 const LogContext *log_get_context(void);
+/* Events (a MESSAGE_ID) logged to the console go to the journal sink too. */
+void log_set_journal_events(bool b);
 bool log_stderr_is_journal(void);
 
 int log_internal(int level, int error, const char *message_id, char * const *fields, const char *file,

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <time.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/libvirt-qemu.h>
@@ -8,6 +10,7 @@
 #include "log.h"
 #include "message-ids.h"
 #include "migrate.h"
+#include "progress.h"
 #include "string-util.h"
 #include "strv.h"
 #include "virt-util.h"
@@ -15,15 +18,15 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(virConnectPtr, virConnectClose);
 DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree);
 
-void migration_result_done(MigrationResult *r) {
-        free(r->domain);
-        free(r->error);
-        free(r->check_output);
-}
-
 static char *virt_error_dup(void) {
         virErrorPtr e = virGetLastError();
         return strdup(e && e->message ? e->message : "unknown libvirt error");
+}
+
+static uint64_t now_usec_realtime(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static uint64_t now_ms(void) {
@@ -86,51 +89,192 @@ static int guest_exec(virDomainPtr d, char * const *argv, unsigned timeout_s, ch
         return -ETIMEDOUT;
 }
 
-/* [Migration] TimeoutSec=: a migration that does not converge in time is aborted through
- * libvirt (the guest stays on the source), from a thread that waits beside the blocking call. */
-typedef struct MigrationGuard {
+/* A thread beside the blocking migration call watches libvirt's job: it draws the progress line,
+ * switches Mode=postcopy to post-copy when pre-copy reached PostcopyAfterIterations=, sent
+ * PostcopyAfterPercent= of memory or stopped converging, and aborts the job after TimeoutSec=
+ * (the guest stays on the source). */
+typedef struct MigrationMonitor {
         virDomainPtr dom;
-        uint64_t timeout_usec;
+        const MigrationSection *m;
+        int progress_slot;
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool done;
         bool aborted;
-} MigrationGuard;
+        bool postcopy_tried;
+        bool postcopy;           /* virDomainMigrateStartPostCopy() succeeded */
+        char *postcopy_reason;
+        uint64_t last_iteration, last_iteration_remaining;
+} MigrationMonitor;
 
-static void *guard_thread(void *p) {
-        MigrationGuard *g = p;
-        struct timespec deadline;
-        int r = 0;
+#define MONITOR_INTERVAL_USEC (250 * USEC_PER_MSEC)
 
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += (time_t) (g->timeout_usec / USEC_PER_SEC);
-        pthread_mutex_lock(&g->lock);
-        while (!g->done && r != ETIMEDOUT)
-                r = pthread_cond_timedwait(&g->cond, &g->lock, &deadline);
-        if (!g->done) {
-                g->aborted = true;
-                (void) virDomainAbortJob(g->dom);
+static bool postcopy_due(MigrationMonitor *mon, uint64_t iteration, uint64_t processed, uint64_t total,
+                         uint64_t remaining) {
+        const MigrationSection *m = mon->m;
+        bool stalled = false;
+
+        /* QEMU counts passes over memory from 1: iteration N is the (N-1)th re-send of dirtied pages */
+        if (iteration > mon->last_iteration) {
+                stalled = mon->last_iteration >= 2 && remaining >= mon->last_iteration_remaining;
+                mon->last_iteration = iteration;
+                mon->last_iteration_remaining = remaining;
         }
-        pthread_mutex_unlock(&g->lock);
+        if (iteration >= m->postcopy_after_iterations)
+                return asprintf_safe(&mon->postcopy_reason, "pre-copy pass %" PRIu64 " (PostcopyAfterIterations=%u)",
+                                     iteration, m->postcopy_after_iterations) >= 0;
+        if (m->postcopy_after_percent > 0 && total > 0 && processed * 100 >= total * m->postcopy_after_percent)
+                return asprintf_safe(&mon->postcopy_reason, "%" PRIu64 "%% of memory sent (PostcopyAfterPercent=%u)",
+                                     processed * 100 / total, m->postcopy_after_percent) >= 0;
+        if (stalled)
+                return asprintf_safe(&mon->postcopy_reason,
+                                     "pre-copy does not converge (%" PRIu64 " bytes remain at pass %" PRIu64 ")",
+                                     remaining, iteration) >= 0;
+        return false;
+}
+
+static void monitor_poll(MigrationMonitor *mon) {
+        virTypedParameterPtr params = NULL;
+        int nparams = 0, type = 0;
+        unsigned long long total = 0, processed = 0, remaining = 0, bps = 0, iteration = 0;
+
+        if (virDomainGetJobStats(mon->dom, &type, &params, &nparams, 0) < 0)
+                return;
+        if (type == VIR_DOMAIN_JOB_NONE) {
+                virTypedParamsFree(params, nparams);
+                return;
+        }
+        (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_TOTAL, &total);
+        (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_PROCESSED, &processed);
+        (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_REMAINING, &remaining);
+        (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
+        (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+        virTypedParamsFree(params, nparams);
+
+        if (mon->m->mode == MIGRATION_POSTCOPY && !mon->postcopy_tried && total > 0 &&
+            postcopy_due(mon, iteration, processed, total, remaining)) {
+                /* asked once: a refusal (the job just completed) is not asked again at every poll */
+                mon->postcopy_tried = true;
+                if (virDomainMigrateStartPostCopy(mon->dom, 0) >= 0)
+                        mon->postcopy = true;
+                else
+                        log_warning("Could not switch the migration to post-copy (%s): %s",
+                                    strna(mon->postcopy_reason), virGetLastErrorMessage());
+        }
+        if (mon->progress_slot >= 0 && total > 0) {
+                _cleanup_free_ char *line = NULL;
+                if (asprintf_safe(&line, "%3" PRIu64 "%% of memory, %.1f MiB/s, %.1f MiB remaining, pass %llu%s",
+                                  (uint64_t) ((total - MIN(remaining, total)) * 100 / total), bps / 1048576.0,
+                                  remaining / 1048576.0, iteration, mon->postcopy ? ", post-copy" : "") >= 0)
+                        progress_update(mon->progress_slot, line);
+        }
+}
+
+static void *monitor_thread(void *p) {
+        MigrationMonitor *mon = p;
+        struct timespec now, deadline = {}, next;
+        bool timed = mon->m->timeout_usec > 0;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (timed) {
+                deadline = now;
+                deadline.tv_sec += (time_t) (mon->m->timeout_usec / USEC_PER_SEC);
+        }
+        pthread_mutex_lock(&mon->lock);
+        while (!mon->done) {
+                clock_gettime(CLOCK_REALTIME, &next);
+                next.tv_nsec += MONITOR_INTERVAL_USEC * 1000;
+                if (next.tv_nsec >= 1000000000L) {
+                        next.tv_sec++;
+                        next.tv_nsec -= 1000000000L;
+                }
+                if (timed && (next.tv_sec > deadline.tv_sec ||
+                              (next.tv_sec == deadline.tv_sec && next.tv_nsec > deadline.tv_nsec)))
+                        next = deadline;
+                (void) pthread_cond_timedwait(&mon->cond, &mon->lock, &next);
+                if (mon->done)
+                        break;
+                clock_gettime(CLOCK_REALTIME, &now);
+                if (timed && (now.tv_sec > deadline.tv_sec ||
+                              (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))) {
+                        mon->aborted = true;
+                        (void) virDomainAbortJob(mon->dom);
+                        break;
+                }
+                /* libvirt calls block: not under the lock the migrating thread needs to end us */
+                pthread_mutex_unlock(&mon->lock);
+                monitor_poll(mon);
+                pthread_mutex_lock(&mon->lock);
+        }
+        pthread_mutex_unlock(&mon->lock);
         return NULL;
 }
 
 static void read_job_stats(virDomainPtr d, MigrationResult *res) {
         virTypedParameterPtr params = NULL;
         int nparams = 0, type = 0;
-        unsigned long long v;
 
-        if (virDomainGetJobStats(d, &type, &params, &nparams, VIR_DOMAIN_JOB_STATS_COMPLETED) < 0)
+        /* KEEP_COMPLETED: whoever asks next (virsh domjobinfo --completed) sees the same figures */
+        if (virDomainGetJobStats(d, &type, &params, &nparams,
+                                 VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) < 0) {
+                log_debug("No completed job statistics for %s: %s", res->domain, virGetLastErrorMessage());
                 return;
-        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) > 0)
-                res->elapsed_ms = v;
-        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DOWNTIME, &v) > 0)
-                res->downtime_ms = v;
-        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) > 0)
-                res->data_bytes = v;
-        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_PROCESSED, &v) > 0)
-                res->memory_bytes = v;
+        }
+        for (MigrationStat s = 0; s < _MIGRATION_STAT_MAX; s++) {
+                unsigned long long v;
+                if (virTypedParamsGetULLong(params, nparams, migration_stat_name(s), &v) > 0)
+                        migration_result_set_stat(res, s, v);
+        }
         virTypedParamsFree(params, nparams);
+}
+
+/* The journal fields of a migration event: who, where, and libvirt's main figures. */
+static int migration_fields(const MigrationStep *st, const MigrationResult *res, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+
+        if (!l ||
+            strv_extendf(&l, "MHTEST_MIGRATION=%s", st->migration->section.name) < 0 ||
+            strv_extendf(&l, "MHTEST_ROUND=%u", st->round) < 0 ||
+            strv_extendf(&l, "SRC_HOST=%s", st->from) < 0 ||
+            strv_extendf(&l, "DST_HOST=%s", st->to) < 0)
+                return -ENOMEM;
+        if (res && res->domain && strv_extendf(&l, "MHTEST_DOMAIN=%s", res->domain) < 0)
+                return -ENOMEM;
+        if (res && res->stats_set &&
+            (strv_extendf(&l, "DOWNTIME_MS=%" PRIu64, res->downtime_ms) < 0 ||
+             strv_extendf(&l, "TOTAL_MS=%" PRIu64, res->elapsed_ms) < 0 ||
+             strv_extendf(&l, "DATA_BYTES=%" PRIu64, res->data_bytes) < 0))
+                return -ENOMEM;
+        if (res && res->wall_ms > 0 && strv_extendf(&l, "WALL_MS=%" PRIu64, res->wall_ms) < 0)
+                return -ENOMEM;
+        if (res && res->postcopy && strv_extend(&l, "POSTCOPY=1") < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int migration_fail(const MigrationStep *st, MigrationResult *res, int error) {
+        _cleanup_strv_free_ char **fields = NULL;
+
+        res->ok = false;
+        progress_clear();
+        (void) migration_fields(st, res, &fields);
+        log_event(LOG_ERR, error, MHTEST_MESSAGE_MIGRATION_FAILED, fields, "Migration of %s from %s to %s failed: %s",
+                  st->guest, st->from, st->to, strna(res->error));
+        return error;
+}
+
+static void set_error(MigrationResult *res, const char *fmt, ...) _printf_(2, 3);
+static void set_error(MigrationResult *res, const char *fmt, ...) {
+        va_list ap;
+        char *e = NULL;
+
+        va_start(ap, fmt);
+        if (vasprintf(&e, fmt, ap) < 0)
+                e = NULL;
+        va_end(ap);
+        free(res->error);
+        res->error = e;
 }
 
 int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, const RemoteHost *from,
@@ -138,125 +282,170 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         const MigrationSection *m = st->migration;
         _cleanup_(virConnectClosep) virConnectPtr src = NULL, dst = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL, ddom = NULL;
-        _cleanup_free_ char *data_uri = NULL, *dest_uri = NULL;
+        _cleanup_free_ char *data_uri = NULL, *dest_uri = NULL, *label = NULL, *reason = NULL;
+        _cleanup_strv_free_ char **fields = NULL;
         const GuestSection *g = NULL;
         virTypedParameterPtr params = NULL;
-        int nparams = 0, maxparams = 0;
+        int nparams = 0, maxparams = 0, mr, k;
         unsigned flags = VIR_MIGRATE_PEER2PEER;
-        char fields_buf[4][64];
-        char *fields[5] = {};
         uint64_t t0;
 
         *res = (MigrationResult) { .step = st, .check = -1 };
+        log_set_thread_context_guest(st->guest);
         for (size_t i = 0; i < j->n_guests; i++)
                 if (streq(j->guests[i]->section.name, st->guest))
                         g = j->guests[i];
-        if (!g || guest_domain_name(job, g, 0, &res->domain) < 0)
+        if (!g || guest_domain_name(job, g, 0, &res->domain) < 0) {
+                sync_barrier_arrive(st->barrier, false);
                 return -ENOMEM;
+        }
+        if (!from || !to) {
+                sync_barrier_arrive(st->barrier, false);
+                set_error(res, "host %s is not reachable", from ? st->to : st->from);
+                return migration_fail(st, res, -EHOSTUNREACH);
+        }
 
         src = virConnectOpen(from->libvirt_uri);
         if (!src) {
+                sync_barrier_arrive(st->barrier, false);
                 res->error = virt_error_dup();
-                return -ECONNREFUSED;
+                return migration_fail(st, res, -ECONNREFUSED);
         }
         dom = virDomainLookupByName(src, res->domain);
         if (!dom) {
-                res->error = strjoin("guest ", res->domain, " is not running on ", from->name);
-                return -ENOENT;
+                sync_barrier_arrive(st->barrier, false);
+                set_error(res, "guest %s is not running on %s", res->domain, from->name);
+                return migration_fail(st, res, -ENOENT);
         }
 
         if (m->workload) {
                 _cleanup_free_ char *out = NULL;
-                int k = guest_exec(dom, m->workload, 30, &out);
+                k = guest_exec(dom, m->workload, 30, &out);
                 if (k != 0) {
-                        asprintf_safe(&res->error, "workload before migration %s (%s)",
-                                      k < 0 ? "could not run through the guest agent" : "failed",
-                                      k < 0 ? strerror(-k) : "non-zero exit");
-                        return -EIO;
+                        sync_barrier_arrive(st->barrier, false);
+                        set_error(res, "workload before migration %s (%s)",
+                                  k < 0 ? "could not run through the guest agent" : "failed",
+                                  k < 0 ? strerror(-k) : "non-zero exit");
+                        return migration_fail(st, res, -EIO);
                 }
         }
 
         /* Control over libvirt's connection, data over direct TCP between the hosts. */
         dest_uri = strdup(m->transport == MIGRATION_TRANSPORT_TCP ? to->tcp_uri : to->libvirt_uri);
-        if (!dest_uri || asprintf_safe(&data_uri, "tcp://%s", to->migration_address) < 0)
+        if (!dest_uri || asprintf_safe(&data_uri, "tcp://%s", to->migration_address) < 0) {
+                sync_barrier_arrive(st->barrier, false);
                 return -ENOMEM;
+        }
         virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, data_uri);
         if (m->bandwidth > 0)
                 virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
                                         MAX(m->bandwidth / (1024 * 1024), 1ULL));
-        if (m->mode != MIGRATION_OFFLINE)
+        STRV_FOREACH(c, m->compression)
+                virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_COMPRESSION, *c);
+        if (strv_length(m->compression) > 0)
+                flags |= VIR_MIGRATE_COMPRESSED;
+        if (m->parallel_connections > 0) {
+                flags |= VIR_MIGRATE_PARALLEL;
+                virTypedParamsAddInt(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                                     (int) m->parallel_connections);
+        }
+        switch (m->mode) {
+        case MIGRATION_OFFLINE:
+                /* libvirt copies the persistent definition only; the guest keeps running where it is */
+                flags |= VIR_MIGRATE_OFFLINE | VIR_MIGRATE_PERSIST_DEST;
+                break;
+        case MIGRATION_POSTCOPY:
+                flags |= VIR_MIGRATE_LIVE | VIR_MIGRATE_POSTCOPY;
+                break;
+        default:
                 flags |= VIR_MIGRATE_LIVE;
-        if (m->mode == MIGRATION_POSTCOPY)
-                flags |= VIR_MIGRATE_POSTCOPY;
+        }
         if (m->auto_converge)
                 flags |= VIR_MIGRATE_AUTO_CONVERGE;
-        if (m->max_downtime_usec > 0 &&
+        if (m->max_downtime_usec > 0 && m->mode != MIGRATION_OFFLINE &&
             virDomainMigrateSetMaxDowntime(dom, m->max_downtime_usec / 1000, 0) < 0)
                 log_warning("Could not set the maximum downtime of %s: %s", res->domain,
                             virGetLastErrorMessage());
 
-        log_set_context_guest(st->guest);
-        log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_STARTED, NULL, "Migrating %s from %s to %s (%s, round %u).",
-                  st->guest, st->from, st->to, m->section.name, st->round);
-        MigrationGuard guard = { .dom = dom, .timeout_usec = m->timeout_usec,
-                                 .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-        pthread_t guard_tid;
-        bool guarded = m->timeout_usec > 0 && pthread_create(&guard_tid, NULL, guard_thread, &guard) == 0;
-        int mr;
+        /* Synchronized=: every guest of the section is ready; they go together. */
+        sync_barrier_arrive(st->barrier, true);
 
+        (void) migration_fields(st, NULL, &fields);
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_STARTED, fields, "Migrating %s from %s to %s (%s, round %u).",
+                  st->guest, st->from, st->to, m->section.name, st->round);
+        fields = strv_free(fields);
+        if (asprintf_safe(&label, "%s %s -> %s", st->guest, st->from, st->to) < 0)
+                label = NULL;
+        MigrationMonitor mon = { .dom = dom, .m = m, .progress_slot = label ? progress_open(label) : -1,
+                                 .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        pthread_t mon_tid;
+        bool monitored = m->mode != MIGRATION_OFFLINE && pthread_create(&mon_tid, NULL, monitor_thread, &mon) == 0;
+
+        res->started_usec = now_usec_realtime();
         t0 = now_ms();
         mr = virDomainMigrateToURI3(dom, dest_uri, params, nparams, flags);
-        if (guarded) {
-                pthread_mutex_lock(&guard.lock);
-                guard.done = true;
-                pthread_cond_signal(&guard.cond);
-                pthread_mutex_unlock(&guard.lock);
-                pthread_join(guard_tid, NULL);
+        res->wall_ms = now_ms() - t0;
+        if (monitored) {
+                pthread_mutex_lock(&mon.lock);
+                mon.done = true;
+                pthread_cond_signal(&mon.cond);
+                pthread_mutex_unlock(&mon.lock);
+                pthread_join(mon_tid, NULL);
         }
+        progress_close(mon.progress_slot);
+        virTypedParamsFree(params, nparams);
+        res->postcopy = mon.postcopy;
+        if (res->postcopy)
+                log_info("Switched %s to post-copy after %s.", st->guest, mon.postcopy_reason);
+        free(mon.postcopy_reason);
         if (mr < 0) {
-                res->wall_ms = now_ms() - t0;
-                if (guard.aborted)
-                        asprintf_safe(&res->error, "aborted after TimeoutSec=%" PRIu64 "s: %s",
-                                      m->timeout_usec / USEC_PER_SEC, virGetLastErrorMessage());
+                if (mon.aborted)
+                        set_error(res, "aborted after TimeoutSec=%" PRIu64 "s: %s", m->timeout_usec / USEC_PER_SEC,
+                                  virGetLastErrorMessage());
                 else
                         res->error = virt_error_dup();
-                virTypedParamsFree(params, nparams);
-                log_event(LOG_ERR, EIO, MHTEST_MESSAGE_MIGRATION_FAILED, NULL, "Migration of %s from %s to %s failed: %s",
-                          st->guest, st->from, st->to, res->error);
-                return -EIO;
+                return migration_fail(st, res, -EIO);
         }
-        res->wall_ms = now_ms() - t0;
-        virTypedParamsFree(params, nparams);
 
-        /* The completed job's statistics: on the destination, once. */
+        /* The completed job's statistics: on the destination (the source's job ended with the
+         * domain there), kept for whoever asks after us. */
         dst = virConnectOpen(to->libvirt_uri);
-        if (dst && (ddom = virDomainLookupByName(dst, res->domain)))
+        if (dst && (ddom = virDomainLookupByName(dst, res->domain)) && m->mode != MIGRATION_OFFLINE)
                 read_job_stats(ddom, res);
         res->ok = true;
 
+        k = migration_limits_check(m, res, &reason);
+        if (k < 0) {
+                res->ok = false;
+                set_error(res, "%s", strna(reason));
+        }
+
         if (m->check) {
                 _cleanup_free_ char *out = NULL;
-                int k = ddom ? guest_exec(ddom, m->check, 60, &out) : -ENOENT;
+                _cleanup_strv_free_ char **check_fields = NULL;
+
+                k = ddom ? guest_exec(ddom, m->check, 60, &out) : -ENOENT;
                 res->check = k == 0;
                 res->check_output = TAKE_PTR(out);
-                if (k != 0) {
+                if (k != 0 && res->ok) {
                         res->ok = false;
-                        asprintf_safe(&res->error, "check after migration %s",
-                                      k < 0 ? "could not run through the guest agent" : "failed");
+                        set_error(res, "check after migration %s",
+                                  k < 0 ? "could not run through the guest agent" : "failed");
                 }
-                char *check_fields[] = { (char *) (k == 0 ? "CHECK_RESULT=pass" : "CHECK_RESULT=fail"), NULL };
+                (void) migration_fields(st, NULL, &check_fields);
+                (void) strv_extend(&check_fields, k == 0 ? "CHECK_RESULT=pass" : "CHECK_RESULT=fail");
+                progress_clear();
                 log_event(k == 0 ? LOG_INFO : LOG_ERR, 0, MHTEST_MESSAGE_CHECK_RESULT, check_fields,
                           "Check of %s after migration to %s: %s", st->guest, st->to, k == 0 ? "pass" : "fail");
         }
+        if (!res->ok)
+                return migration_fail(st, res, -EIO);
 
-        snprintf(fields_buf[0], sizeof fields_buf[0], "MIGRATION_DOWNTIME_MS=%" PRIu64, res->downtime_ms);
-        snprintf(fields_buf[1], sizeof fields_buf[1], "MIGRATION_TOTAL_MS=%" PRIu64, res->elapsed_ms);
-        snprintf(fields_buf[2], sizeof fields_buf[2], "MIGRATION_DATA_BYTES=%" PRIu64, res->data_bytes);
-        snprintf(fields_buf[3], sizeof fields_buf[3], "MIGRATION_WALL_MS=%" PRIu64, res->wall_ms);
-        for (size_t i = 0; i < 4; i++)
-                fields[i] = fields_buf[i];
+        (void) migration_fields(st, res, &fields);
+        progress_clear();
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_COMPLETED, fields,
-                  "Migrated %s from %s to %s: downtime %" PRIu64 " ms, total %" PRIu64 " ms, %" PRIu64 " bytes.",
-                  st->guest, st->from, st->to, res->downtime_ms, res->elapsed_ms, res->data_bytes);
-        return res->ok ? 0 : -EIO;
+                  "Migrated %s from %s to %s: downtime %" PRIu64 " ms, total %" PRIu64 " ms, %" PRIu64 " bytes%s.",
+                  st->guest, st->from, st->to, res->downtime_ms, res->elapsed_ms, res->data_bytes,
+                  res->postcopy ? ", post-copy" : "");
+        return 0;
 }

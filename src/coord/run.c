@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <pthread.h>
 #include <inttypes.h>
-#include <libxml/xmlwriter.h>
 #include "coord.h"
 #include "fileio.h"
 #include "log.h"
@@ -35,6 +34,7 @@ static void *step_thread(void *p) {
         /* [Migration] WaitFor=: the test shells say when (LAVA multinode message) */
         if (wait_for && shells_wait_for_message(t->shells, wait_for, t->step->migration->timeout_usec) < 0) {
                 t->result = (MigrationResult) { .step = t->step, .check = -1 };
+                sync_barrier_arrive(t->step->barrier, false); /* do not hold the section's others */
                 (void) asprintf_safe(&t->result.error, "no test shell sent %s (WaitFor=) within TimeoutSec=",
                                      wait_for);
                 return NULL;
@@ -67,85 +67,8 @@ static void supervise_on(HostRun *hosts, size_t n, const char *job, const Migrat
         }
 }
 
-static json_object *result_json(const MigrationResult *r) {
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "migration", json_object_new_string(r->step->migration->section.name));
-        json_object_object_add(o, "guest", json_object_new_string(r->step->guest));
-        json_object_object_add(o, "domain", json_object_new_string(strempty(r->domain)));
-        json_object_object_add(o, "round", json_object_new_int((int) r->step->round));
-        json_object_object_add(o, "from", json_object_new_string(r->step->from));
-        json_object_object_add(o, "to", json_object_new_string(r->step->to));
-        json_object_object_add(o, "passed", json_object_new_boolean(r->ok));
-        if (r->error)
-                json_object_object_add(o, "error", json_object_new_string(r->error));
-        json_object_object_add(o, "wall_ms", json_object_new_int64((int64_t) r->wall_ms));
-        json_object_object_add(o, "elapsed_ms", json_object_new_int64((int64_t) r->elapsed_ms));
-        json_object_object_add(o, "downtime_ms", json_object_new_int64((int64_t) r->downtime_ms));
-        json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t) r->data_bytes));
-        json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t) r->memory_bytes));
-        if (r->check >= 0)
-                json_object_object_add(o, "check", json_object_new_string(r->check ? "pass" : "fail"));
-        return o;
-}
-
-static int write_junit(const char *path, const char *job, MigrationResult **results, size_t n,
-                       HostRun *hosts, size_t n_hosts, const ShellRun *shells) {
-        xmlTextWriterPtr w = xmlNewTextWriterFilename(path, 0);
-        size_t failures = 0, n_tests = 0;
-        int r = 0;
-
-        if (!w)
-                return -EIO;
-        shells_count(shells, &n_tests, &failures);
-        for (size_t i = 0; i < n; i++)
-                failures += !results[i]->ok;
-        for (size_t i = 0; i < n_hosts; i++)
-                failures += !hosts[i].ok;
-        xmlTextWriterSetIndent(w, 1);
-        if (xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
-            xmlTextWriterStartElement(w, BAD_CAST "testsuite") < 0 ||
-            xmlTextWriterWriteFormatAttribute(w, BAD_CAST "name", "mhtest-coord %s", job) < 0 ||
-            xmlTextWriterWriteFormatAttribute(w, BAD_CAST "tests", "%zu", n + n_hosts + n_tests) < 0 ||
-            xmlTextWriterWriteFormatAttribute(w, BAD_CAST "failures", "%zu", failures) < 0)
-                r = -EIO;
-        for (size_t i = 0; r >= 0 && i < n_hosts; i++) {
-                xmlTextWriterStartElement(w, BAD_CAST "testcase");
-                xmlTextWriterWriteAttribute(w, BAD_CAST "classname", BAD_CAST "provision");
-                xmlTextWriterWriteFormatAttribute(w, BAD_CAST "name", "mhtest@%s on %s", job, hosts[i].remote.name);
-                if (!hosts[i].ok) {
-                        xmlTextWriterStartElement(w, BAD_CAST "failure");
-                        xmlTextWriterWriteFormatAttribute(w, BAD_CAST "message", "unit state %s",
-                                                          strna(hosts[i].state));
-                        xmlTextWriterEndElement(w);
-                }
-                xmlTextWriterEndElement(w);
-        }
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                const MigrationResult *m = results[i];
-                xmlTextWriterStartElement(w, BAD_CAST "testcase");
-                xmlTextWriterWriteFormatAttribute(w, BAD_CAST "classname", "migration.%s",
-                                                  m->step->migration->section.name);
-                xmlTextWriterWriteFormatAttribute(w, BAD_CAST "name", "%s round %u %s->%s", m->step->guest,
-                                                  m->step->round, m->step->from, m->step->to);
-                xmlTextWriterWriteFormatAttribute(w, BAD_CAST "time", "%.3f", m->wall_ms / 1000.0);
-                if (!m->ok) {
-                        xmlTextWriterStartElement(w, BAD_CAST "failure");
-                        xmlTextWriterWriteAttribute(w, BAD_CAST "message", BAD_CAST strna(m->error));
-                        xmlTextWriterEndElement(w);
-                }
-                xmlTextWriterStartElement(w, BAD_CAST "system-out");
-                xmlTextWriterWriteFormatString(w, "downtime_ms=%" PRIu64 " elapsed_ms=%" PRIu64 " data_bytes=%" PRIu64,
-                                               m->downtime_ms, m->elapsed_ms, m->data_bytes);
-                xmlTextWriterEndElement(w);
-                xmlTextWriterEndElement(w);
-        }
-        if (r >= 0)
-                r = shells_junit(shells, w);
-        if (xmlTextWriterEndDocument(w) < 0)
-                r = -EIO;
-        xmlFreeTextWriter(w);
-        return r;
+static int shells_junit_write(xmlTextWriterPtr w, const void *userdata) {
+        return shells_junit(userdata, w);
 }
 
 int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
@@ -254,7 +177,7 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         if (!all[n_all])
                                 return log_oom();
                         *all[n_all] = threads[k].result;
-                        json_object_array_add(jmig, result_json(all[n_all]));
+                        json_object_array_add(jmig, migration_result_to_json(all[n_all]));
                         if (!all[n_all]->ok)
                                 ok = false;
                         else
@@ -306,8 +229,19 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                 if (r < 0)
                         log_error_errno(r, "Failed to write %s: %m", o->json_file);
         }
-        if (o->junit_file && write_junit(o->junit_file, j->name, all, n_all, hosts, n_hosts, shells) < 0)
-                log_error("Failed to write %s.", o->junit_file);
+        if (o->junit_file) {
+                _cleanup_free_ ReportHost *rh = calloc(n_hosts, sizeof(ReportHost));
+                if (!rh)
+                        return log_oom();
+                for (size_t i = 0; i < n_hosts; i++)
+                        rh[i] = (ReportHost) { .name = hosts[i].remote.name, .ok = hosts[i].ok,
+                                               .state = hosts[i].state };
+                ReportExtra tests = { .write = shells_junit_write, .userdata = shells };
+                shells_count(shells, &tests.n_tests, &tests.n_failures);
+                r = report_write_junit(o->junit_file, j->name, all, n_all, rh, n_hosts, &tests);
+                if (r < 0)
+                        log_error_errno(r, "Failed to write %s: %m", o->junit_file);
+        }
         json_object_put(out);
         printf("%s: %zu migration(s), %s\n", j->name, n_all, ok ? "all passed" : "FAILED");
 

@@ -3,10 +3,34 @@
 #include "string-util.h"
 #include "strv.h"
 
+void sync_barrier_arrive(SyncBarrier *b, bool wait) {
+        if (!b)
+                return;
+        pthread_mutex_lock(&b->lock);
+        b->arrived++;
+        if (b->arrived >= b->expected)
+                pthread_cond_broadcast(&b->cond);
+        while (wait && b->arrived < b->expected)
+                pthread_cond_wait(&b->cond, &b->lock);
+        pthread_mutex_unlock(&b->lock);
+}
+
+static SyncBarrier *sync_barrier_free(SyncBarrier *b) {
+        if (b) {
+                pthread_mutex_destroy(&b->lock);
+                pthread_cond_destroy(&b->cond);
+                free(b);
+        }
+        return NULL;
+}
+
 void schedule_done(Schedule *s) {
         for (size_t i = 0; i < s->n_phases; i++) {
                 free(s->phases[i].label);
                 free(s->phases[i].steps);
+                for (size_t k = 0; k < s->phases[i].n_barriers; k++)
+                        sync_barrier_free(s->phases[i].barriers[k]);
+                free(s->phases[i].barriers);
         }
         free(s->phases);
         *s = (Schedule) {};
@@ -32,6 +56,24 @@ static int schedule_add_phase(Schedule *s, const char *label, SchedulePhase **re
                 return -ENOMEM;
         s->n_phases++;
         *ret = n;
+        return 0;
+}
+
+/* One barrier for the n guests of a synchronized section in this phase. */
+static int phase_add_barrier(SchedulePhase *p, unsigned n, SyncBarrier **ret) {
+        SyncBarrier **l = realloc(p->barriers, sizeof(SyncBarrier *) * (p->n_barriers + 1)), *b;
+
+        if (!l)
+                return -ENOMEM;
+        p->barriers = l;
+        b = calloc(1, sizeof(SyncBarrier));
+        if (!b)
+                return -ENOMEM;
+        pthread_mutex_init(&b->lock, NULL);
+        pthread_cond_init(&b->cond, NULL);
+        b->expected = n;
+        p->barriers[p->n_barriers++] = b;
+        *ret = b;
         return 0;
 }
 
@@ -77,10 +119,18 @@ int schedule_build(const JobConfig *j, Schedule *ret) {
                                 const MigrationSection *x = j->migrations[k];
                                 if (k != i && (!group || !streq_ptr(x->parallel_group, group)))
                                         continue;
+                                SyncBarrier *b = NULL;
+
                                 if (round > x->rounds)
                                         continue;
+                                if (x->synchronized && strv_length(x->guests) > 1) {
+                                        r = phase_add_barrier(p, strv_length(x->guests), &b);
+                                        if (r < 0)
+                                                return r;
+                                }
                                 STRV_FOREACH(g, x->guests) {
-                                        MigrationStep st = { .migration = x, .guest = *g, .round = round };
+                                        MigrationStep st = { .migration = x, .guest = *g, .round = round,
+                                                             .barrier = b };
                                         round_direction(x, round, &st.from, &st.to);
                                         r = phase_add_step(p, st);
                                         if (r < 0)
@@ -112,6 +162,7 @@ json_object *schedule_to_json(const JobConfig *j, const Schedule *s) {
                         json_object_object_add(x, "round", json_object_new_int((int) st->round));
                         json_object_object_add(x, "from", json_object_new_string(st->from));
                         json_object_object_add(x, "to", json_object_new_string(st->to));
+                        json_object_object_add(x, "synchronized", json_object_new_boolean(st->barrier != NULL));
                         json_object_array_add(steps, x);
                 }
                 json_object_array_add(phases, p);

@@ -70,6 +70,11 @@ static int check_forward_mode(const char *v, char **ret) {
         return -EINVAL;
 }
 
+static int check_compression(const char *v, char **ret) {
+        /* QEMU's methods as libvirt names them (VIR_MIGRATE_PARAM_COMPRESSION) */
+        return streq(v, "xbzrle") || streq(v, "mt") || streq(v, "zlib") || streq(v, "zstd") ? 0 : -EINVAL;
+}
+
 static int check_libvirt_uri(const char *v, char **ret) {
         return strstr(v, "://") || strstr(v, ":///") ? 0 : -EINVAL;
 }
@@ -448,6 +453,19 @@ static const ConfigKey migration_keys[] = {
         { "AutoConverge", CONFIG_BOOL, O(MigrationSection, auto_converge), "no", "a boolean" },
         { "WaitFor", CONFIG_STRING, O(MigrationSection, wait_for), NULL,
           "a LAVA message ID (no spaces, '<', '>' or '=')", check_word },
+        { "Compression", CONFIG_STRV, O(MigrationSection, compression), NULL, "xbzrle, mt, zlib or zstd",
+          check_compression },
+        { "ParallelConnections", CONFIG_UNSIGNED, O(MigrationSection, parallel_connections), "0",
+          "a number 0-255", .max = 255 },
+        { "PostcopyAfterIterations", CONFIG_UNSIGNED, O(MigrationSection, postcopy_after_iterations), "2",
+          "a number 1-1000", .min = 1, .max = 1000 },
+        { "PostcopyAfterPercent", CONFIG_UNSIGNED, O(MigrationSection, postcopy_after_percent), "0",
+          "a percentage 0-100", .max = 100 },
+        { "Synchronized", CONFIG_BOOL, O(MigrationSection, synchronized), "yes", "a boolean" },
+        { "MaxDowntimeLimit", CONFIG_MSEC, O(MigrationSection, max_downtime_limit_usec), "0",
+          "a time span like 500ms" },
+        { "MaxTotalTime", CONFIG_MSEC, O(MigrationSection, max_total_time_usec), "0", "a time span like 10s" },
+        { "MaxData", CONFIG_SIZE, O(MigrationSection, max_data), "0", "a size like 512M" },
 };
 const SectionType section_migration = { .name = "Migration", .named = true, .size = sizeof(MigrationSection),
                                         .keys = migration_keys, .n_keys = ELEMENTSOF(migration_keys),

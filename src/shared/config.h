@@ -232,6 +232,16 @@ typedef struct MigrationSection {
         uint64_t timeout_usec;
         bool auto_converge;
         char *wait_for; /* a LAVA multinode message ID to wait for before starting */
+        /* tuning, passed to libvirt */
+        char **compression;            /* methods: xbzrle mt zlib zstd; empty: uncompressed */
+        unsigned parallel_connections; /* multifd; 0: one connection */
+        unsigned postcopy_after_iterations; /* Mode=postcopy: switch at this pre-copy pass */
+        unsigned postcopy_after_percent;    /* ... or once this much memory was sent */
+        bool synchronized;             /* the guests of the section start together */
+        /* limits, checked against libvirt's figures of the completed job */
+        uint64_t max_downtime_limit_usec;
+        uint64_t max_total_time_usec;
+        uint64_t max_data;
 } MigrationSection;
 
 /* [Test NAME]: a test shell run by mhtest-coord on hosts (a transient unit) or in guests, with

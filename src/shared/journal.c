@@ -62,6 +62,9 @@ void log_setup(const char *program_name) {
 
         log_set_program_name(program_name);
         log_set_journal_sink(journal_sink);
+        /* Events reach the journal whenever journald listens, not only under systemd: a tool
+         * run from a shell is in "journalctl MESSAGE_ID=..." too (console output unchanged). */
+        log_set_journal_events(true);
         e = getenv("MHTEST_LOG_LEVEL");
         if (e && log_level_from_string(e) >= 0)
                 log_set_max_level(log_level_from_string(e));

@@ -4,7 +4,8 @@
 #include <stdint.h>
 
 /* Route basic's log functions to the journal (sd_journal_sendv) with MHTEST_* fields when
- * stderr is connected to it. Call once at the start of main(). */
+ * stderr is connected to it; events (a MESSAGE_ID) go to the journal also when the tool logs to
+ * the console, whenever journald listens. Call once at the start of main(). */
 void log_setup(const char *program_name);
 
 /* journalctl --sync: returns once journald wrote everything it received before the call. */
