@@ -13,6 +13,8 @@ packages=(
         libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
         dpdk-dev openssh-server openssh-client
         busybox-static cpio bc man-db python3 file
+        # the JUnit consumer tests/coord/test-migrate.sh reads the coordinator's report with
+        python3-junitparser
         # LAVA multinode test shells: the coordinator (the helper scripts: tools/lava-scripts.sh)
         lava-coordinator
         # guests: cloud-init seeds (genisoimage; isoinfo for its test), management networks
