@@ -288,7 +288,7 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         virTypedParameterPtr params = NULL;
         int nparams = 0, maxparams = 0, mr, k;
         unsigned flags = VIR_MIGRATE_PEER2PEER;
-        uint64_t t0;
+        uint64_t t0, t_begin = now_ms(), t_workload = 0;
 
         *res = (MigrationResult) { .step = st, .check = -1 };
         log_set_thread_context_guest(st->guest);
@@ -320,7 +320,9 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
 
         if (m->workload) {
                 _cleanup_free_ char *out = NULL;
+                uint64_t tw = now_ms();
                 k = guest_exec(dom, m->workload, 30, &out);
+                t_workload = now_ms() - tw;
                 if (k != 0) {
                         sync_barrier_arrive(st->barrier, false);
                         set_error(res, "workload before migration %s (%s)",
@@ -413,6 +415,7 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         if (dst && (ddom = virDomainLookupByName(dst, res->domain)) && m->mode != MIGRATION_OFFLINE)
                 read_job_stats(ddom, res);
         res->ok = true;
+        res->coord_ms = now_ms() - t_begin - t_workload;
 
         k = migration_limits_check(m, res, &reason);
         if (k < 0) {

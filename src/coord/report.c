@@ -185,6 +185,7 @@ json_object *migration_result_to_json(const MigrationResult *r) {
                 json_object_object_add(o, "error", json_object_new_string(r->error));
         json_object_object_add(o, "started_usec", json_object_new_int64((int64_t) r->started_usec));
         json_object_object_add(o, "wall_ms", json_object_new_int64((int64_t) r->wall_ms));
+        json_object_object_add(o, "coord_ms", json_object_new_int64((int64_t) r->coord_ms));
         json_object_object_add(o, "elapsed_ms", json_object_new_int64((int64_t) r->elapsed_ms));
         json_object_object_add(o, "downtime_ms", json_object_new_int64((int64_t) r->downtime_ms));
         json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t) r->data_bytes));

@@ -46,6 +46,8 @@ typedef struct MigrationResult {
         char *error;
         uint64_t started_usec;  /* CLOCK_REALTIME when libvirt was asked to migrate */
         uint64_t wall_ms;       /* measured around the libvirt call */
+        uint64_t coord_ms;      /* the coordinator's whole migration: connecting to the source to
+                                 * the completed job's statistics (Workload=/Check= not counted) */
         uint64_t elapsed_ms;    /* libvirt's job time */
         uint64_t downtime_ms;
         uint64_t data_bytes;    /* data processed */
