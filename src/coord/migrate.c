@@ -18,6 +18,15 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(virConnectPtr, virConnectClose);
 DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree);
 
+/* libvirt prints every error on stderr unless told otherwise; the coordinator reports the ones
+ * that matter itself (a poll of a job that just ended is not one). */
+static void virt_error_quiet(void *userdata, virErrorPtr e) {
+}
+
+static void virt_errors_quiet(void) {
+        virSetErrorFunc(NULL, virt_error_quiet);
+}
+
 static char *virt_error_dup(void) {
         virErrorPtr e = virGetLastError();
         return strdup(e && e->message ? e->message : "unknown libvirt error");
@@ -290,6 +299,9 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         unsigned flags = VIR_MIGRATE_PEER2PEER;
         uint64_t t0, t_begin = now_ms(), t_workload = 0;
 
+        static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
+        (void) pthread_once(&quiet_once, virt_errors_quiet);
         *res = (MigrationResult) { .step = st, .check = -1 };
         log_set_thread_context_guest(st->guest);
         for (size_t i = 0; i < j->n_guests; i++)
@@ -353,8 +365,23 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         }
         switch (m->mode) {
         case MIGRATION_OFFLINE:
-                /* libvirt copies the persistent definition only; the guest keeps running where it is */
+                /* libvirt copies the persistent definition only (it requires PERSIST_DEST and a
+                 * persistent domain); the guest keeps running where it is. mhtest's guests are
+                 * transient: define the running one persistent for the copy, and let libvirt
+                 * undefine it again on the source, where it runs on as before. */
                 flags |= VIR_MIGRATE_OFFLINE | VIR_MIGRATE_PERSIST_DEST;
+                if (virDomainIsPersistent(dom) == 0) {
+                        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE);
+                        _cleanup_(virDomainFreep) virDomainPtr p = xml ? virDomainDefineXML(src, xml) : NULL;
+                        if (!p) {
+                                sync_barrier_arrive(st->barrier, false);
+                                virTypedParamsFree(params, nparams);
+                                set_error(res, "cannot define %s persistent for an offline migration: %s",
+                                          res->domain, virGetLastErrorMessage());
+                                return migration_fail(st, res, -EIO);
+                        }
+                        flags |= VIR_MIGRATE_UNDEFINE_SOURCE;
+                }
                 break;
         case MIGRATION_POSTCOPY:
                 flags |= VIR_MIGRATE_LIVE | VIR_MIGRATE_POSTCOPY;
@@ -412,7 +439,20 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         /* The completed job's statistics: on the destination (the source's job ended with the
          * domain there), kept for whoever asks after us. */
         dst = virConnectOpen(to->libvirt_uri);
-        if (dst && (ddom = virDomainLookupByName(dst, res->domain)) && m->mode != MIGRATION_OFFLINE)
+        if (dst)
+                ddom = virDomainLookupByName(dst, res->domain);
+        if (m->mode == MIGRATION_OFFLINE) {
+                /* no data moved, no job statistics: what counts is the definition on the destination */
+                if (!ddom || virDomainIsPersistent(ddom) != 1) {
+                        set_error(res, "libvirt reported success, but %s has no persistent definition of %s",
+                                  st->to, res->domain);
+                        return migration_fail(st, res, -EIO);
+                }
+                /* the guest still runs on the source: Check= runs there */
+                virDomainFree(ddom);
+                (void) virDomainRef(dom);
+                ddom = dom;
+        } else if (ddom)
                 read_job_stats(ddom, res);
         res->ok = true;
         res->coord_ms = now_ms() - t_begin - t_workload;

@@ -180,7 +180,8 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         json_object_array_add(jmig, migration_result_to_json(all[n_all]));
                         if (!all[n_all]->ok)
                                 ok = false;
-                        else
+                        else if (all[n_all]->step->migration->mode != MIGRATION_OFFLINE)
+                                /* offline: the guest runs on, supervised, at the source */
                                 supervise_on(hosts, n_hosts, j->name, all[n_all]->step);
                         printf("  %s %s: %s -> %s  %s", all[n_all]->ok ? "PASS" : "FAIL", all[n_all]->step->guest,
                                all[n_all]->step->from, all[n_all]->step->to,

@@ -191,7 +191,7 @@ where par g1 "$h1"
 where par g2 "$h1"
 # libvirt's own record: each incoming QEMU's start in the destination's domain log
 starts() { # starts HOST DOMAIN: epoch seconds of each "starting up" in libvirt's log of the domain
-        hx "$1" cat "/var/log/libvirt/qemu/$2.log" | awk '/starting up/ {print $1 " " $2}' |
+        hx "$1" cat "/var/log/libvirt/qemu/$2.log" | awk '/starting up/ {sub(/:$/, "", $2); print $1 " " $2}' |
                 while read -r t; do date -d "$t" +%s.%N; done
 }
 g1h2=$(starts "$h2" mhtest-par-g1 | tail -1) g2h2=$(starts "$h2" mhtest-par-g2 | tail -1)
