@@ -183,6 +183,8 @@ static void *monitor_thread(void *p) {
         MigrationMonitor *mon = p;
         struct timespec now, deadline = {}, next;
         bool timed = mon->m->timeout_usec > 0;
+        /* nothing to draw or decide: ask libvirt nothing during the migration, only keep time */
+        bool polls = mon->progress_slot >= 0 || mon->m->mode == MIGRATION_POSTCOPY;
 
         clock_gettime(CLOCK_REALTIME, &now);
         if (timed) {
@@ -191,13 +193,17 @@ static void *monitor_thread(void *p) {
         }
         pthread_mutex_lock(&mon->lock);
         while (!mon->done) {
+                if (!polls && !timed) {
+                        pthread_cond_wait(&mon->cond, &mon->lock);
+                        continue;
+                }
                 clock_gettime(CLOCK_REALTIME, &next);
                 next.tv_nsec += MONITOR_INTERVAL_USEC * 1000;
                 if (next.tv_nsec >= 1000000000L) {
                         next.tv_sec++;
                         next.tv_nsec -= 1000000000L;
                 }
-                if (timed && (next.tv_sec > deadline.tv_sec ||
+                if (timed && (!polls || next.tv_sec > deadline.tv_sec ||
                               (next.tv_sec == deadline.tv_sec && next.tv_nsec > deadline.tv_nsec)))
                         next = deadline;
                 (void) pthread_cond_timedwait(&mon->cond, &mon->lock, &next);
@@ -210,6 +216,8 @@ static void *monitor_thread(void *p) {
                         (void) virDomainAbortJob(mon->dom);
                         break;
                 }
+                if (!polls)
+                        continue;
                 /* libvirt calls block: not under the lock the migrating thread needs to end us */
                 pthread_mutex_unlock(&mon->lock);
                 monitor_poll(mon);
