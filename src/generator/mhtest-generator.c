@@ -147,6 +147,21 @@ static int write_guest_dropin(const Config *c, const JobConfig *j, const GuestSe
                 return log_oom();
         if (*mlist && append(&gd, "%s\n", mlist) < 0)
                 return log_oom();
+        /* The unit's sandbox is made for a process that only talks to libvirtd; with Launcher=
+         * the guest itself (QEMU: TCG's code buffers are writable and executable, its own
+         * networking and devices) runs in the unit, and its console log is /var/log/mhtest. */
+        if (g->launcher && append(&gd, "\n"
+                                       "# Launcher=: the guest's command runs in this unit\n"
+                                       "[Service]\n"
+                                       "MemoryDenyWriteExecute=no\n"
+                                       "PrivateNetwork=no\n"
+                                       "IPAddressDeny=\n"
+                                       "RestrictAddressFamilies=\n"
+                                       "DevicePolicy=auto\n"
+                                       "DeviceAllow=\n"
+                                       "SystemCallFilter=\n"
+                                       "LogsDirectory=mhtest\n") < 0)
+                return log_oom();
         path = strjoin(gu, ".d/50-mhtest-job.conf");
         if (!path)
                 return log_oom();

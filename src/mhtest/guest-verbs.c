@@ -13,6 +13,7 @@
 #include "accel.h"
 #include "fileio.h"
 #include "guest-access.h"
+#include "guest-instance.h"
 #include "guest-placement.h"
 #include "log.h"
 #include "message-ids.h"
@@ -80,8 +81,8 @@ bool arg_print_xml = false;
 
 /* The domain XML of g as its service starts it, with the accelerator and every host fact it
  * needs decided here; what "guest --print-xml" prints. */
-static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSection *g, bool *ret_kvm,
-                           char **ret) {
+static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSection *g, unsigned index,
+                           bool *ret_kvm, char **ret) {
         _cleanup_(config_diagnostics_done) ConfigDiagnostics d = {};
         _cleanup_(guest_placement_done) GuestPlacement p = {};
         _cleanup_free_ char *vhost_dir = NULL, *domain = NULL, *seed = NULL;
@@ -111,7 +112,7 @@ static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSecti
         } else
                 o.kvm = g->virt_type == GUEST_VIRT_KVM;
 
-        r = guest_placement(arg_root, NULL, c, j, g, 0, o.kvm, &p);
+        r = guest_placement(arg_root, NULL, c, j, g, index, o.kvm, &p);
         if (r == -EOPNOTSUPP)
                 return log_error_errno(r, "Guest %s: NestedVirtualization=yes under KVM, but this host's "
                                           "CPU offers neither vmx nor svm to pass on.", name);
@@ -126,7 +127,7 @@ static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSecti
                 log_warning("Guest %s: VCPUPinning=auto: too few free cores, some vCPUs share housekeeping "
                             "CPUs.", name);
 
-        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", j->name) < 0 || guest_domain_name(j->name, g, 0, &domain) < 0 ||
+        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", j->name) < 0 || guest_domain_name(j->name, g, index, &domain) < 0 ||
             guest_access_seed_path(g, domain, &seed) < 0)
                 return log_oom();
         o.seed = seed;
@@ -135,7 +136,7 @@ static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSecti
         o.nested_feature = p.nested_feature;
         o.vcpus = &p.vcpus;
         o.emulator = &p.emulator;
-        r = guest_domain_xml(j, g, 0, &o, ret);
+        r = guest_domain_xml(j, g, index, &o, ret);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the domain XML of guest %s: %m", name);
         if (ret_kvm)
@@ -143,14 +144,14 @@ static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSecti
         return 0;
 }
 
-static int guest_print_xml(const Config *c, const JobConfig *j, const GuestSection *g) {
+static int guest_print_xml(const Config *c, const JobConfig *j, const GuestSection *g, unsigned index) {
         _cleanup_free_ char *xml = NULL;
         int r;
 
         if (!guest_on_host(c, g, c->host_name))
                 return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host (%s).",
                                        g->section.name, j->name, strna(g->host), c->host_name);
-        r = guest_build_xml(c, j, g, NULL, &xml);
+        r = guest_build_xml(c, j, g, index, NULL, &xml);
         if (r < 0)
                 return r;
         fputs(xml, stdout);
@@ -167,6 +168,7 @@ int verb_guest(int argc, char *argv[]) {
         _cleanup_close_ int sigfd = -EBADF;
         const char *colon = strchr(argv[1], ':'), *uri;
         const GuestSection *g = NULL;
+        unsigned index = 0;
         sigset_t mask;
         bool adopted = false, kvm = false;
         int r;
@@ -185,16 +187,15 @@ int verb_guest(int argc, char *argv[]) {
         r = load_job(c, job, &j);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < j->n_guests; i++)
-                if (streq(j->guests[i]->section.name, colon + 1))
-                        g = j->guests[i];
-        if (!g)
-                return log_error_errno(-ENOENT, "Job %s has no [Guest %s].", job, colon + 1);
-        if (g->count > 1)
-                return log_error_errno(-EOPNOTSUPP, "Guest %s: Count=%u is not supported by the service yet.",
-                                       colon + 1, g->count);
+        if (guest_instance_find(j, colon + 1, &g, &index) < 0)
+                return log_error_errno(-ENOENT, "Job %s has no guest %s ([Guest %s], or an instance GUEST-N of a "
+                                                "[Guest GUEST] with Count=N).", job, colon + 1, colon + 1);
+        if (g->launcher && arg_print_xml)
+                return log_error_errno(-EOPNOTSUPP, "Guest %s runs under Launcher=: it has no domain XML.", colon + 1);
+        if (g->launcher)
+                return guest_launcher_run(j, g, index);
         if (arg_print_xml)
-                return guest_print_xml(c, j, g);
+                return guest_print_xml(c, j, g, index);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -204,10 +205,10 @@ int verb_guest(int argc, char *argv[]) {
         if (sigfd < 0)
                 return log_error_errno(-errno, "Failed to create signalfd: %m");
 
-        r = guest_build_xml(c, j, g, &kvm, &xml);
+        r = guest_build_xml(c, j, g, index, &kvm, &xml);
         if (r < 0)
                 return r;
-        if (guest_domain_name(job, g, 0, &name) < 0 || guest_serial_log_path(name, &serial) < 0)
+        if (guest_domain_name(job, g, index, &name) < 0 || guest_serial_log_path(name, &serial) < 0)
                 return log_oom();
 
         virSetErrorFunc(NULL, quiet_libvirt_errors);
@@ -224,7 +225,7 @@ int verb_guest(int argc, char *argv[]) {
         if (dom && domain_state(dom, NULL) == VIR_DOMAIN_RUNNING) {
                 adopted = true;
                 log_info("Guest %s is already running here (%s), adopting it.", colon + 1, name);
-                r = guest_access_prepare(&access, conn, c, g, 0, colon + 1, name, true);
+                r = guest_access_prepare(&access, conn, c, g, index, colon + 1, name, true);
                 if (r < 0)
                         return r;
         } else {
@@ -232,7 +233,7 @@ int verb_guest(int argc, char *argv[]) {
                         virDomainFree(dom);
                         dom = NULL;
                 }
-                r = guest_access_prepare(&access, conn, c, g, 0, colon + 1, name, false);
+                r = guest_access_prepare(&access, conn, c, g, index, colon + 1, name, false);
                 if (r < 0)
                         return r;
                 /* A fresh console log, so that an old ready marker does not count. */

@@ -35,6 +35,9 @@ struct UnitWatch;
 struct UnitState;
 /* Log that a unit of the job failed (or did not start), with its result and last journal lines. */
 void job_report_failed_unit(struct UnitWatch *w, const char *job, const struct UnitState *u, bool stopping);
+/* Run a guest with Launcher= as this process's child until it exits or SIGTERM; the exit status
+ * of the service main (guest-launcher.c). */
+int guest_launcher_run(const JobConfig *j, const GuestSection *g, unsigned index);
 int verb_vms(int argc, char *argv[]);        /* vms-verbs.c */
 extern uint64_t arg_timeout_usec;            /* vms wait --timeout=, UINT64_MAX: none */
 int verb_console(int argc, char *argv[]);    /* console-verb.c */
