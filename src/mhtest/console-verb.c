@@ -25,7 +25,7 @@ int verb_console(int argc, char *argv[]) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_free_ char *job = NULL, *domain = NULL, *log = NULL;
         const char *colon = strchr(argv[1], ':'), *uri = guest_libvirt_uri();
-        GuestSection *g = NULL;
+        const GuestSection *g = NULL;
         unsigned index = 0;
         int r, state = VIR_DOMAIN_NOSTATE, reason;
 

@@ -79,8 +79,17 @@ static int guest_instance_status(const Config *c, const JobConfig *j, const Gues
                 dom_state = domain_state_to_string(state);
                 /* it runs here, wherever the configuration placed it (a migration brought it) */
                 host = c->host_name;
-                if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED)
+                if (!g->management_address && (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED))
                         addrs = domain_addresses(dom);
+        }
+        /* a fixed management address is the guest's address, whatever else libvirt knows */
+        if (g->management_address) {
+                _cleanup_free_ char *a = strndup(g->management_address, strcspn(g->management_address, "/"));
+
+                if (!a)
+                        return log_oom();
+                addrs = json_object_new_array();
+                json_object_array_add(addrs, json_object_new_string(a));
         }
         if (g->launcher && !streq(unit_state, "unknown") && guest_on_host(c, g, c->host_name))
                 host = c->host_name;
@@ -97,6 +106,7 @@ static int guest_instance_status(const Config *c, const JobConfig *j, const Gues
         json_object_object_add(o, "domain", g->launcher ? NULL : json_object_new_string(domain));
         json_object_object_add(o, "domain_state", dom_state ? json_object_new_string(dom_state) : NULL);
         json_object_object_add(o, "addresses", addrs ?: json_object_new_array());
+        json_object_object_add(o, "ssh_forward", g->ssh_forward ? json_object_new_int(g->ssh_forward) : NULL);
         json_object_object_add(o, "console_log", json_object_new_string(log));
         json_object_object_add(o, "console", tail ? json_object_new_string(tail) : NULL);
         json_object_array_add(out, o);

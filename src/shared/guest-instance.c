@@ -15,7 +15,7 @@ int guest_instance_name(const GuestSection *g, unsigned index, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int guest_instance_find(const JobConfig *j, const char *instance, GuestSection **ret_guest,
+int guest_instance_find(const JobConfig *j, const char *instance, const GuestSection **ret_guest,
                         unsigned *ret_index) {
         const char *dash = strrchr(instance, '-');
 

@@ -10,7 +10,7 @@
 /* "NAME" or "NAME-N" for index N-1. */
 int guest_instance_name(const GuestSection *g, unsigned index, char **ret);
 /* The guest section and index an instance name stands for; -ENOENT if none. */
-int guest_instance_find(const JobConfig *j, const char *instance, GuestSection **ret_guest,
+int guest_instance_find(const JobConfig *j, const char *instance, const GuestSection **ret_guest,
                         unsigned *ret_index);
 /* "mhtest-guest@JOB:INSTANCE.service" */
 int guest_instance_unit(const char *job, const GuestSection *g, unsigned index, char **ret);

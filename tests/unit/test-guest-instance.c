@@ -92,7 +92,7 @@ static void test_names(void **state) {
 static void test_find(void **state) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(job_config_freep) JobConfig *j = load(*state, &c);
-        GuestSection *g = NULL;
+        const GuestSection *g = NULL;
         unsigned idx = 99;
 
         assert_int_equal(guest_instance_find(j, "vm-2", &g, &idx), 0);
