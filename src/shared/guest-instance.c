@@ -78,7 +78,8 @@ bool guest_in_vm_group(const GuestSection *g, const char *role) {
 static const char *const launcher_ignored_keys[] = {
         "Image", "Disks", "Kernel", "Initrd", "KernelCommandLine", "Machine", "CPUModel", "Type",
         "Interfaces", "HugePages", "HugePageSize", "NestedVirtualization", "VCPUPinning", "EmulatorPinning",
-        "Memory", "VCPUs", "SSHAuthorizedKeys", "Hostname",
+        "Memory", "VCPUs", "ManagementNetwork", "ManagementAddress", "SSHForward", "SSHAuthorizedKeys",
+        "Hostname",
 };
 
 static bool key_set(const ConfigSection *s, const char *key) {
