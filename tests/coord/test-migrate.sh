@@ -1,16 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# mhtest-coord run for real: a 2-host container lab, a busybox guest (Debian cloud kernel)
-# started by mhtest-guest@ on host 1 when the coordinator provisions the job, live-migrated
-# host1 -> host2 -> host1 (ping-pong, data over direct TCP, control over qemu+tcp) and then
-# once more over qemu+ssh. Asserts on what libvirt and the guest say, not on mhtest's files:
-# the coordinator's JSON/JUnit results, where the domain runs afterwards, and that the guest's
-# serial TICK counter continued across every migration without a gap or a repeat.
+# mhtest-coord run for real, on one 2-host container lab with busybox guests (Debian cloud
+# kernel, a serial TICK counter) that mhtest-guest@ starts when the coordinator provisions a job.
+# One job per scenario, each run with --keep so that afterwards the test asks libvirt and
+# systemd on both hosts (never the coordinator's report) where each domain runs and which host's
+# mhtest-guest@ supervises it, then stops the job itself:
+#   ssh       one live migration over qemu+ssh; the JUnit (read with junitparser) against
+#             libvirt's completed-job figures (virsh domjobinfo --completed --rawstats)
+#   pingpong  3 rounds over qemu+tcp, ending on host 2
+#   parallel  two guests at once (a parallel group, as seed 001's mig1/mig2), then the same two
+#             back as a synchronized pair: libvirt's incoming QEMUs started together
+# (Mode=postcopy is not here yet: in a lab host the destination QEMU refuses it, "Postcopy is not
+# supported", also with userfaultfd(2) allowed by nspawn; likely cause: this machine's
+# vm.unprivileged_userfaultfd is 0 and libvirt runs QEMU as libvirt-qemu without CAP_SYS_PTRACE.)
+# Every guest's ticks across both hosts' serial logs form one gapless sequence.
 set -uo pipefail
 . "$MHTEST_SOURCE_ROOT/tests/system/lib.sh"
 
 require_lab_capable
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+/usr/bin/python3 -c 'import junitparser' 2>/dev/null || skip "python3-junitparser is not installed (tools/install-deps.sh)"
 COORD=${MHTEST_COORD:?}
 images=$("$MHTEST_SOURCE_ROOT/tools/build-guest-images.sh") || { say "FAIL: cannot build the test guest"; exit 1; }
 
@@ -28,75 +37,175 @@ if ! "$MHTEST" lab up --name="$LAB" --hosts=2 --from="$BUILD_ROOT" --images="$im
 fi
 h1=$LAB-h1
 h2=$LAB-h2
+mkdir -p "$T/etc/mhtest/jobs.d" "$T/run/mhtest/hosts.d"
+cp /run/mhtest/hosts.d/"$LAB"-h*.conf "$T/run/mhtest/hosts.d/"
+echo "$LAB-ctl" > "$T/etc/hostname"
+# libvirt's ssh transport runs "ssh" from PATH: the lab's wrapper carries its key and config
+export PATH=/run/mhtest/lab/$LAB/bin:$PATH
 
-job="[Job]
-Description=coordinator test: ping-pong live migration
+guest() { # guest NAME: a [Guest] on host 1
+        printf '[Guest %s]\nHost=%s\nMemory=256M\nKernel=/var/lib/mhtest/images/vmlinuz\n' "$1" "$h1"
+        printf 'Initrd=/var/lib/mhtest/images/initrd-tick.gz\nKernelCommandLine=console=ttyS0 quiet panic=-1\n'
+        printf 'Type=qemu\nReadyMarker=GUEST-UP\nReadyTimeoutSec=120\n\n'
+}
+
+write_job() { # write_job JOB TEXT: on both hosts and the controller
+        local h
+        for h in $h1 $h2; do
+                printf '%s' "$2" | hx "$h" sh -c "mkdir -p /etc/mhtest/jobs.d && cat > /etc/mhtest/jobs.d/$1.conf && systemctl daemon-reload" ||
+                        fail "write job $1 on $h"
+        done
+        printf '%s' "$2" > "$T/etc/mhtest/jobs.d/$1.conf"
+}
+
+run_job() { # run_job JOB: the coordinator, keeping the job up for the checks
+        ctl "$COORD" --root="$T" run "$1" --keep --timeout=300 --json="$T/$1.json" --junit="$T/$1.xml" > "$T/$1.out" 2>&1
+        local rc=$?
+        sed 's/^/    | /' "$T/$1.out"
+        check_eq "mhtest-coord run $1: exit status" 0 "$rc"
+}
+
+# where JOB GUEST HOST: libvirt runs the domain on HOST only, and HOST's mhtest-guest@ supervises it
+where() {
+        local job=$1 g=$2 on=$3 off dom="mhtest-$1-$2" unit="mhtest-guest@$1:$2.service"
+        off=$h1
+        [ "$on" = "$h1" ] && off=$h2
+        check_eq "$job: libvirt runs $g on $on" running "$(hx "$on" virsh -q -c qemu:///system domstate "$dom" 2>&1 | head -1)"
+        check_eq "$job: no $g on $off" "" "$(hx "$off" virsh -q -c qemu:///system list --name | grep -x "$dom")"
+        check_eq "$job: $unit active on $on" active "$(hx "$on" systemctl is-active "$unit")"
+        check "$job: $unit on $on has a main process" \
+                test "$(hx "$on" systemctl show -P MainPID "$unit")" != 0
+        check_eq "$job: $unit not active on $off" inactive "$(hx "$off" systemctl is-active "$unit")"
+}
+
+stop_job() { # the run kept the job: stop it the way the coordinator would
+        local h g
+        for h in $h1 $h2; do
+                for g in "${@:2}"; do hx "$h" systemctl stop "mhtest-guest@$1:$g.service"; done
+                hx "$h" systemctl stop "mhtest@$1.service"
+        done
+}
+
+# gapless JOB GUEST: the ticks of both hosts' serial logs make one sequence, no gap, no repeat
+gapless() {
+        local ticks count gaps dups
+        ticks=$(for h in $h1 $h2; do hx "$h" cat "/var/log/libvirt/qemu/mhtest-$1-$2-serial.log" 2>/dev/null; done |
+                tr -d '\r' | awk '/^TICK/{print $2}' | sort -n | uniq -c |
+                awk '$1 != 1 {dup++} {n[NR]=$2} END {for (i = 2; i <= NR; i++) if (n[i] != n[i-1] + 1) gap++; print NR, gap + 0, dup + 0}')
+        read -r count gaps dups <<<"$ticks"
+        check "$1: $2 printed ticks (${count:-0})" test "${count:-0}" -gt 2
+        check_eq "$1: no gap in $2's ticks" 0 "${gaps:-x}"
+        check_eq "$1: no repeated tick of $2" 0 "${dups:-x}"
+}
+
+# ---- ssh: one live migration over qemu+ssh, the report against libvirt's own figures ----
+write_job ssh "[Job]
 Hosts=$h1 $h2
 
-[Guest g1]
-Host=$h1
-Memory=256M
-Kernel=/var/lib/mhtest/images/vmlinuz
-Initrd=/var/lib/mhtest/images/initrd-tick.gz
-KernelCommandLine=console=ttyS0 quiet panic=-1
-Type=qemu
-ReadyMarker=GUEST-UP
-ReadyTimeoutSec=120
-
-[Migration pingpong]
-Guests=g1
-From=$h1
-To=$h2
-Transport=tcp
-Rounds=2
-PingPong=yes
-MaxDowntime=500ms
-
+$(guest g1)
 [Migration over-ssh]
 Guests=g1
 From=$h1
 To=$h2
 Transport=ssh
+MaxDowntime=300ms
+MaxDowntimeLimit=30s
 "
-for h in $h1 $h2; do
-        printf '%s' "$job" | hx "$h" sh -c 'mkdir -p /etc/mhtest/jobs.d && cat > /etc/mhtest/jobs.d/mig.conf && systemctl daemon-reload' ||
-                fail "write the job on $h"
-done
-mkdir -p "$T/etc/mhtest/jobs.d" "$T/run/mhtest/hosts.d"
-printf '%s' "$job" > "$T/etc/mhtest/jobs.d/mig.conf"
-cp /run/mhtest/hosts.d/"$LAB"-h*.conf "$T/run/mhtest/hosts.d/"
-echo "$LAB-ctl" > "$T/etc/hostname"
-
-# the plan first: it acts on nothing
-out=$("$COORD" --root="$T" plan mig) || fail "mhtest-coord plan"
-check "plan lists 3 migration phases" grep -q "3. over-ssh round 1/1" <<<"$out"
-
-# libvirt's ssh transport runs "ssh" from PATH: the lab's wrapper carries its key and config
-export PATH=/run/mhtest/lab/$LAB/bin:$PATH
-ctl "$COORD" --root="$T" run mig --json="$T/result.json" --junit="$T/result.xml" --timeout=300
-rc=$?
-check_eq "mhtest-coord run exit status" 0 "$rc"
-check_eq "result: passed" "true" "$(python3 -c 'import json,sys; print(str(json.load(open(sys.argv[1]))["passed"]).lower())' "$T/result.json" 2>/dev/null)"
-check_eq "3 migrations reported" 3 "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["migrations"]))' "$T/result.json" 2>/dev/null)"
-check "every migration has data transferred and a downtime" python3 - "$T/result.json" <<'EOP'
-import json, sys
-r = json.load(open(sys.argv[1]))
-sys.exit(0 if all(m["data_bytes"] > 0 and m["downtime_ms"] > 0 and m["passed"] for m in r["migrations"]) else 1)
+out=$("$COORD" --root="$T" plan ssh) || fail "mhtest-coord plan ssh"
+check "plan lists the migration" grep -q "1. over-ssh round 1/1" <<<"$out"
+run_job ssh
+where ssh g1 "$h2"
+hx "$h2" virsh -c qemu:///system domjobinfo --completed --keep-completed --rawstats mhtest-ssh-g1 > "$T/ssh.jobinfo"
+check "ssh: JUnit (junitparser) agrees with libvirt's completed job" /usr/bin/python3 - "$T/ssh.xml" "$T/ssh.jobinfo" <<'EOP'
+import re, sys
+from junitparser import JUnitXml
+suite = JUnitXml.fromfile(sys.argv[1])
+raw = dict(re.findall(r'^\s*(\w+)\s*:\s*(\S+)', open(sys.argv[2]).read(), re.M))
+cases = list(suite)
+mig = [c for c in cases if c.classname == 'migration.over-ssh']
+assert suite.tests == 3 and suite.failures == 0, (suite.tests, suite.failures)
+assert len(mig) == 1 and not mig[0].result, mig
+kv = dict(l.split('=', 1) for l in mig[0].system_out.strip().splitlines())
+for k in ('downtime', 'time_elapsed', 'data_processed', 'memory_processed', 'memory_total', 'setup_time',
+          'memory_iteration', 'memory_dirty_rate'):
+    assert kv.get(k) == raw.get(k), (k, kv.get(k), raw.get(k))
+assert int(kv['data_processed']) > 0 and kv['from'].endswith('-h1') and kv['to'].endswith('-h2'), kv
+print('  junit and libvirt: downtime %s ms, total %s ms, %s bytes, %s passes' %
+      (kv['downtime'], kv['time_elapsed'], kv['data_processed'], kv['memory_iteration']))
 EOP
-check "JUnit has 5 testcases (2 hosts + 3 migrations), 0 failures" \
-        python3 -c 'import sys,xml.etree.ElementTree as E; s=E.parse(sys.argv[1]).getroot(); sys.exit(0 if s.get("tests")=="5" and s.get("failures")=="0" else 1)' "$T/result.xml"
+stop_job ssh g1
+gapless ssh g1
 
-# the run put the hosts back: no domain left, mhtest@mig inactive everywhere
+# ---- pingpong: 3 rounds over qemu+tcp, data over direct TCP ----
+write_job pp "[Job]
+Hosts=$h1 $h2
+
+$(guest g1)
+[Migration pingpong]
+Guests=g1
+From=$h1
+To=$h2
+Transport=tcp
+Rounds=3
+PingPong=yes
+"
+run_job pp
+check_eq "pp: 3 migrations passed" "3 3" "$(/usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["migrations"]; print(len(m), sum(x["passed"] for x in m))' "$T/pp.json")"
+check_eq "pp: directions h1>h2, h2>h1, h1>h2" "$h1>$h2 $h2>$h1 $h1>$h2" \
+        "$(/usr/bin/python3 -c 'import json,sys; print(" ".join(x["from"]+">"+x["to"] for x in json.load(open(sys.argv[1]))["migrations"]))' "$T/pp.json")"
+where pp g1 "$h2"
+stop_job pp g1
+gapless pp g1
+
+# ---- parallel: two guests at once, then back as a synchronized pair ----
+write_job par "[Job]
+Hosts=$h1 $h2
+
+$(guest g1)
+$(guest g2)
+[Migration mig1]
+Guests=g1
+From=$h1
+To=$h2
+Transport=tcp
+ParallelGroup=grp
+
+[Migration mig2]
+Guests=g2
+From=$h1
+To=$h2
+Transport=tcp
+ParallelGroup=grp
+
+[Migration back]
+Guests=g1 g2
+From=$h2
+To=$h1
+Transport=tcp
+Synchronized=yes
+"
+out=$("$COORD" --root="$T" plan par) || fail "mhtest-coord plan par"
+check "plan: mig1 and mig2 in one phase" grep -q "1. grp round 1/1 (in parallel)" <<<"$out"
+run_job par
+where par g1 "$h1"
+where par g2 "$h1"
+# libvirt's own record: each incoming QEMU's start in the destination's domain log
+starts() { # starts HOST DOMAIN: epoch seconds of each "starting up" in libvirt's log of the domain
+        hx "$1" cat "/var/log/libvirt/qemu/$2.log" | awk '/starting up/ {sub(/:$/, "", $2); print $1 " " $2}' |
+                while read -r t; do date -d "$t" +%s.%N; done
+}
+g1h2=$(starts "$h2" mhtest-par-g1 | tail -1) g2h2=$(starts "$h2" mhtest-par-g2 | tail -1)
+g1h1=$(starts "$h1" mhtest-par-g1 | tail -1) g2h1=$(starts "$h1" mhtest-par-g2 | tail -1)
+check "par: libvirt started both incoming guests on $h2 within 2 s of each other ($g1h2 $g2h2)" \
+        awk -v a="${g1h2:-0}" -v b="${g2h2:-1000}" 'BEGIN {d = a - b; exit !(d < 2 && d > -2)}'
+check "par: the synchronized pair's incoming guests on $h1 started within 2 s ($g1h1 $g2h1)" \
+        awk -v a="${g1h1:-0}" -v b="${g2h1:-1000}" 'BEGIN {d = a - b; exit !(d < 2 && d > -2)}'
+stop_job par g1 g2
+gapless par g1
+gapless par g2
+
+# nothing left: no domain, no job unit
 for h in $h1 $h2; do
-        check_eq "no domain left on $h" "" "$(hx "$h" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
-        check_eq "mhtest@mig.service inactive on $h" inactive "$(hx "$h" systemctl is-active mhtest@mig.service)"
+        check_eq "no domain left on $h" "" "$(hx "$h" virsh -q -c qemu:///system list --all --name | tr -d '[:space:]')"
 done
-
-# the guest kept running: its TICKs across both hosts' serial logs form one gapless sequence
-ticks=$(for h in $h1 $h2; do hx "$h" cat /var/log/libvirt/qemu/mhtest-mig-g1-serial.log; done |
-        tr -d '\r' | awk '/^TICK/{print $2}' | sort -n | uniq -c | awk '$1 != 1 {dup++} {n[NR]=$2} END {for (i = 2; i <= NR; i++) if (n[i] != n[i-1] + 1) gap++; print NR, gap + 0, dup + 0}')
-read -r count gaps dups <<<"$ticks"
-check "guest printed ticks (${count:-0})" test "${count:-0}" -gt 3
-check_eq "no gap in the guest's tick sequence" 0 "${gaps:-x}"
-check_eq "no repeated tick" 0 "${dups:-x}"
 finish
