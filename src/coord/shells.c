@@ -165,6 +165,8 @@ static int lava_group_string(const ShellRun *r, const Shell *self, char **ret) {
         return 0;
 }
 
+static int ssh_run(const RemoteHost *h, const char *command);
+
 static void shell_log(Shell *s, int level, const char *message_id, char **extra, const char *fmt, ...)
         _printf_(5, 6);
 static void shell_log(Shell *s, int level, const char *message_id, char **extra, const char *fmt, ...) {
@@ -225,10 +227,43 @@ static void shell_output_line(Shell *s, const char *line, bool is_stderr) {
                 (void) shell_add_case(s, name, pass);
 }
 
+/* lava-start-vms and lava-wait-for-vms send lava_vm_start and lava_vm_stop: in a host shell
+ * they also start and await the job's AutoStart=no guests on that host ("mhtest vms start|wait
+ * JOB" over SSH) before the message goes to the group. */
+static void shell_vms(Shell *s, const char *line) {
+        static const struct {
+                const char *marker, *verb, *testcase;
+        } map[] = {
+                { "<LAVA_MULTI_NODE> <LAVA_SEND lava_vm_start", "start", "mhtest-vms-start" },
+                { "<LAVA_MULTI_NODE> <LAVA_SEND lava_vm_stop", "wait", "mhtest-vms-wait" },
+        };
+        _cleanup_free_ char *q = NULL, *cmd = NULL;
+
+        if (s->guest)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                const char *p = strstr(line, map[i].marker);
+                int r;
+
+                if (!p || !strchr(" >", p[strlen(map[i].marker)]))
+                        continue;
+                q = shell_quote(s->run->j->name);
+                if (!q || asprintf_safe(&cmd, "mhtest vms %s %s", map[i].verb, q) < 0)
+                        return;
+                r = ssh_run(&s->remote, cmd);
+                shell_log(s, r == 0 ? LOG_INFO : LOG_ERR, MHTEST_MESSAGE_TEST_OUTPUT, STRV_MAKE("STREAM=mhtest-coord"),
+                          "%s: exit status %d", cmd, r);
+                (void) shell_add_case(s, map[i].testcase, r == 0);
+                return;
+        }
+}
+
 static void shell_handle_marker(Shell *s, const char *line, int stdin_fd, uint64_t deadline) {
         _cleanup_free_ char *reply = NULL, *api = NULL, *fc = NULL, *fr = NULL;
         bool ok;
         int r;
+
+        shell_vms(s, line);
 
         r = lava_relay_line(&s->lava, line, deadline, &s->run->cancel, &reply, &api, &ok);
         if (r <= 0)

@@ -12,7 +12,8 @@
 # before the source's shell sends "go", both lava-wait for mhtest-migrated-NAME and its
 # statistics, the source's QEMU process has left h1, and the guest's tick loop (a process
 # started at boot) goes on counting on h2. After each run: no lava-coordinator, no shell
-# process, no transient unit, no scripts left. Boots QEMU: run under flock /tmp/mhtest-qemu.lock.
+# process, no transient unit, no scripts left. Run 4: LAVA's lava-start-vms and lava-wait-for-vms
+# in a host shell start and await an AutoStart=no guest (mhtest vms start|wait). Boots QEMU: run under flock /tmp/mhtest-qemu.lock.
 set -uo pipefail
 . "$MHTEST_SOURCE_ROOT/tests/system/lib.sh"
 
@@ -193,4 +194,35 @@ check_eq "run 3: the migration passed" True "$(result "$T/r3.json" 'len(r["migra
 check_eq "run 3: both shells passed" "[True, True]" "$(result "$T/r3.json" '[t["passed"] for t in r["tests"]]')"
 check_eq "run 3: no domain left on $h2" "" "$(hx "$h2" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
 nothing_left "run 3"
+
+# ---- run 4: lava-start-vms / lava-wait-for-vms in a host shell start and await AutoStart=no guests ----
+vms="set -e; if virsh -q -c qemu:///system list --name | grep -q shvms; then echo a guest runs before lava-start-vms; exit 1; fi; lava-start-vms; lava-wait-for-vms; virsh -q -c qemu:///system list --name | grep -q shvms; lava-test-case vm-running --result pass"
+install_job shvms "[Job]
+Hosts=$h1 $h2
+
+[Guest g2]
+Host=$h1
+Memory=256M
+Kernel=/var/lib/mhtest/images/vmlinuz
+Initrd=/var/lib/mhtest/images/initrd-tick.gz
+KernelCommandLine=console=ttyS0 quiet panic=-1
+Type=qemu
+ReadyMarker=GUEST-UP
+ReadyTimeoutSec=120
+AutoStart=no
+
+[Test vmhost]
+Host=$h1
+Exec=sh -c '$vms'
+TimeoutSec=240
+"
+ctl "$COORD" --root="$T" --lava-scripts="$scripts" run shvms --json="$T/r4.json" > "$T/r4.out" 2>&1
+rc=$?
+check_eq "run 4: mhtest-coord exit status" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 60 "$T/r4.out"
+check_eq "run 4: mhtest vms start and wait ran for the shell's lava-start-vms and lava-wait-for-vms" \
+        "['mhtest-vms-start', 'multinode-send-lava_vm_start', 'mhtest-vms-wait', 'multinode-send-lava_vm_stop', 'multinode-wait_all-lava_vm_stop', 'vm-running']" \
+        "$(result "$T/r4.json" '[c["name"] for t in r["tests"] for c in t["testcases"] if c["result"] == "pass"]')"
+check_eq "run 4: no domain left on $h1" "" "$(hx "$h1" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
+nothing_left "run 4"
 finish
