@@ -407,6 +407,15 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         /* Synchronized=: every guest of the section is ready; they go together. */
         sync_barrier_arrive(st->barrier, true);
 
+        /* libvirt does not tell the source where its domain went: the guest's supervisor there
+         * reads it from this (virt-util.h) */
+        _cleanup_free_ char *target_xml = NULL;
+        if (guest_migration_xml(st->to, &target_xml) < 0 ||
+            virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, target_xml, "mhtest-migration",
+                                 GUEST_MIGRATION_NS, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                log_warning("Could not record the destination in the metadata of %s: %s", res->domain,
+                            virGetLastErrorMessage());
+
         (void) migration_fields(st, NULL, &fields);
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_STARTED, fields, "Migrating %s from %s to %s (%s, round %u).",
                   st->guest, st->from, st->to, m->section.name, st->round);

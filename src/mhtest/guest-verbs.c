@@ -1,19 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* "mhtest guest JOB:GUEST": the main of mhtest-guest@JOB:GUEST.service. Starts the guest as a
- * transient libvirt domain (or adopts it when it is already running here, e.g. migrated in),
- * reports READY=1 when its ready marker shows on the serial console, WATCHDOG=1 while it runs,
- * and shuts it down on SIGTERM. */
-#include <fcntl.h>
-#include <poll.h>
+/* "mhtest guest JOB:GUEST": the main of mhtest-guest@JOB:GUEST.service. One run of a guest, in
+ * phases, each a function of GuestRun:
+ *
+ *   init       the job, the guest, its domain name
+ *   connect    libvirt, with its event loop (lifecycle and metadata events, close callback)
+ *   find       a domain of that name already running here (migrated in, or left by a run of the
+ *              service that died) is adopted when its mhtest metadata says it is this guest
+ *   prepare    only when creating: host facts and domain XML, overlays of the disk images
+ *   start      the transient domain, then READY=1 once the ready marker is on the console
+ *   supervise  libvirt's events until the domain ends or SIGTERM; WATCHDOG=1 meanwhile
+ *   stop       ACPI power button, ShutdownTimeoutSec=, then destroy
+ *   cleanup    overlays removed once the domain is gone
+ *
+ * How the domain ended decides the exit status: 0 when it was stopped here or migrated away
+ * (to the host the coordinator recorded), non-zero with a GUEST_FAILED journal event saying
+ * what happened otherwise, so that Restart=on-failure starts it again. */
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <systemd/sd-daemon.h>
 #include "accel.h"
 #include "fileio.h"
-#include "guest-access.h"
-#include "guest-instance.h"
+#include "guest-image.h"
 #include "guest-placement.h"
 #include "log.h"
 #include "message-ids.h"
@@ -21,10 +32,52 @@
 #include "path-util.h"
 #include "string-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "virt-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(virConnectPtr, virConnectClose);
 DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree);
+
+/* How a domain's run ended, as libvirt told it. */
+typedef enum GuestEnd {
+        GUEST_END_NONE,          /* still running */
+        GUEST_END_SHUTDOWN,      /* the guest powered off (by itself, or on our ACPI request) */
+        GUEST_END_DESTROYED,     /* virDomainDestroy (here when stopping, else another client) */
+        GUEST_END_CRASHED,       /* the guest crashed: a panic (pvpanic) or on_crash */
+        GUEST_END_QEMU_FAILED,   /* QEMU exited unexpectedly: killed, or it crashed */
+        GUEST_END_MIGRATED,      /* migrated to another host */
+        GUEST_END_OTHER,         /* saved, restored from a snapshot: not something mhtest does */
+        GUEST_END_LIBVIRT_GONE,  /* the connection to libvirtd closed: its state is unknown */
+} GuestEnd;
+
+typedef struct GuestRun {
+        Config *c;
+        JobConfig *j;
+        const GuestSection *g;
+        char *job;
+        const char *guest; /* the [Guest] section's name */
+        unsigned index;    /* instance, 0..Count-1 */
+        char *name;        /* libvirt domain */
+        char *instance;    /* the overlays' directory name */
+        char *serial;
+        char *config_hash;
+        bool kvm;
+
+        GuestOverlays overlays;
+        char *xml;
+
+        virConnectPtr conn;
+        virDomainPtr dom;
+        int lifecycle_cb, metadata_cb;
+        bool adopted;
+
+        int sigfd, sig_watch, timer;
+        bool sigterm, stopping;
+        uint64_t last_ping;
+        GuestEnd end;
+        char *end_detail;  /* what libvirt said, for the journal */
+        char *migrated_to; /* from the coordinator's GUEST_MIGRATION_NS metadata */
+} GuestRun;
 
 static const char *virt_error(void) {
         virErrorPtr e = virGetLastError();
@@ -35,266 +88,590 @@ static void quiet_libvirt_errors(void *userdata, virErrorPtr e) {
         /* libvirt prints every error to stderr by default; we log what matters ourselves. */
 }
 
-static int wait_ready(const char *serial, const char *marker, uint64_t timeout_usec, int sigfd) {
-        uint64_t waited = 0;
-
-        for (;;) {
-                _cleanup_free_ char *s = NULL;
-                struct pollfd p = { .fd = sigfd, .events = POLLIN };
-
-                if (read_full_file(serial, &s, NULL) >= 0 && strstr(s, marker))
-                        return 0;
-                if (waited >= timeout_usec)
-                        return -ETIMEDOUT;
-                /* Poll the console log while watching for SIGTERM. */
-                if (poll(&p, 1, 200) > 0)
-                        return -ECANCELED;
-                waited += 200 * USEC_PER_MSEC;
+static void guest_run_done(GuestRun *r) {
+        if (r->timer > 0)
+                (void) virEventRemoveTimeout(r->timer);
+        if (r->sig_watch > 0)
+                (void) virEventRemoveHandle(r->sig_watch);
+        if (r->conn) {
+                if (r->lifecycle_cb >= 0)
+                        (void) virConnectDomainEventDeregisterAny(r->conn, r->lifecycle_cb);
+                if (r->metadata_cb >= 0)
+                        (void) virConnectDomainEventDeregisterAny(r->conn, r->metadata_cb);
         }
+        if (r->dom)
+                virDomainFree(r->dom);
+        if (r->conn)
+                virConnectClose(r->conn);
+        if (r->sigfd >= 0)
+                close(r->sigfd);
+        guest_overlays_done(&r->overlays);
+        free(r->xml);
+        free(r->name);
+        free(r->instance);
+        free(r->serial);
+        free(r->config_hash);
+        free(r->end_detail);
+        free(r->migrated_to);
+        free(r->job);
+        job_config_free(r->j);
+        config_free(r->c);
 }
 
-static int domain_state(virDomainPtr d, int *ret_reason) {
-        int state = VIR_DOMAIN_NOSTATE, reason = 0;
-
-        if (virDomainGetState(d, &state, &reason, 0) < 0)
-                return -ENOENT;
-        if (ret_reason)
-                *ret_reason = reason;
-        return state;
-}
-
-static void stop_domain(virDomainPtr d, const char *name) {
-        for (int i = 0; i < 150; i++) {
-                int st = domain_state(d, NULL);
-                if (st < 0 || st == VIR_DOMAIN_SHUTOFF)
-                        return;
-                if (i == 0 && virDomainShutdown(d) < 0)
-                        break;
-                usleep(200 * 1000);
-        }
-        /* It did not shut down within 30 s (or cannot, e.g. no ACPI in a busybox guest). */
-        if (virDomainDestroy(d) < 0 && domain_state(d, NULL) >= 0)
-                log_warning("Failed to destroy %s: %s", name, virt_error());
+/* The first end libvirt reports counts: a panic (CRASHED) is followed by STOPPED. */
+static void guest_run_ended(GuestRun *r, GuestEnd end, const char *what) {
+        if (r->end != GUEST_END_NONE)
+                return;
+        r->end = end;
+        r->end_detail = strdup(what);
+        log_debug("Domain %s: %s.", r->name, what);
 }
 
 bool arg_print_xml = false;
 
+/* --- init ----------------------------------------------------------------------------------- */
+
+static int guest_run_init(GuestRun *r, const char *arg) {
+        const char *colon = strchr(arg, ':');
+        int k;
+
+        if (!colon)
+                return log_error_errno(-EINVAL, "Expected JOB:GUEST, got \"%s\".", arg);
+        r->job = strndup(arg, colon - arg);
+        if (!r->job)
+                return log_oom();
+        log_set_context_job(r->job);
+        log_set_context_guest(colon + 1);
+        k = load_config(&r->c);
+        if (k < 0)
+                return k;
+        log_set_context_host(r->c->host_name);
+        k = load_job(r->c, r->job, &r->j);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < r->j->n_guests; i++)
+                if (streq(r->j->guests[i]->section.name, colon + 1))
+                        r->g = r->j->guests[i];
+        if (!r->g)
+                return log_error_errno(-ENOENT, "Job %s has no [Guest %s].", r->job, colon + 1);
+        r->guest = r->g->section.name;
+        if (r->g->count > 1)
+                return log_error_errno(-EOPNOTSUPP, "Guest %s: Count=%u is not supported by the service yet.",
+                                       r->guest, r->g->count);
+        r->index = 0;
+        if (guest_domain_name(r->job, r->g, r->index, &r->name) < 0 ||
+            guest_serial_log_path(r->name, &r->serial) < 0)
+                return log_oom();
+        /* the domain name without its "mhtest-JOB-" */
+        r->instance = strdup(r->name + strlen("mhtest-") + strlen(r->job) + 1);
+        if (!r->instance)
+                return log_oom();
+        k = job_config_hash(r->j, &r->config_hash);
+        if (k < 0)
+                return log_error_errno(k, "Failed to hash job %s: %m", r->job);
+        return 0;
+}
+
+/* --- prepare: the domain XML with the host facts it needs ------------------------------------ */
+
 /* The domain XML of g as its service starts it, with the accelerator and every host fact it
  * needs decided here; what "guest --print-xml" prints. */
-static int guest_build_xml(const Config *c, const JobConfig *j, const GuestSection *g, unsigned index,
-                           bool *ret_kvm, char **ret) {
+static int guest_build_xml(GuestRun *r) {
         _cleanup_(config_diagnostics_done) ConfigDiagnostics d = {};
         _cleanup_(guest_placement_done) GuestPlacement p = {};
-        _cleanup_free_ char *vhost_dir = NULL, *domain = NULL, *seed = NULL;
-        const char *name = g->section.name;
+        _cleanup_free_ char *vhost_dir = NULL;
+        const GuestSection *g = r->g;
         GuestXmlOptions o = {};
-        int r;
+        int k;
 
-        r = guest_check_files(c, g, &d);
-        if (r < 0)
+        k = guest_check_files(r->c, g, &d);
+        if (k < 0)
                 return log_oom();
-        if (r > 0) {
+        if (k > 0) {
                 print_diagnostics(&d);
                 return log_error_errno(-ENOENT, "Guest %s cannot start on this host: %d file(s) missing.",
-                                       name, r);
+                                       r->guest, k);
         }
 
         if (g->virt_type == GUEST_VIRT_AUTO) {
                 _cleanup_(accel_probe_done) AccelProbe a = {};
 
-                r = accel_probe(arg_root, &a);
-                if (r < 0)
-                        return log_error_errno(r, "Invalid %s=%s: expected kvm or tcg.", ACCEL_ENV,
+                k = accel_probe(arg_root, &a);
+                if (k < 0)
+                        return log_error_errno(k, "Invalid %s=%s: expected kvm or tcg.", ACCEL_ENV,
                                                getenv(ACCEL_ENV));
                 o.kvm = a.accel == ACCEL_KVM;
                 log_full(arg_print_xml ? LOG_DEBUG : LOG_INFO, "Guest %s: Type=auto runs it under %s: %s.",
-                         name, o.kvm ? "KVM" : "TCG", a.reason);
+                         r->guest, o.kvm ? "KVM" : "TCG", a.reason);
         } else
                 o.kvm = g->virt_type == GUEST_VIRT_KVM;
 
-        r = guest_placement(arg_root, NULL, c, j, g, index, o.kvm, &p);
-        if (r == -EOPNOTSUPP)
-                return log_error_errno(r, "Guest %s: NestedVirtualization=yes under KVM, but this host's "
-                                          "CPU offers neither vmx nor svm to pass on.", name);
-        if (r == -ENOSPC)
-                return log_error_errno(r, "Guest %s: VCPUPinning=auto/EmulatorPinning=auto: not enough "
+        k = guest_placement(arg_root, NULL, r->c, r->j, g, r->index, o.kvm, &p);
+        if (k == -EOPNOTSUPP)
+                return log_error_errno(k, "Guest %s: NestedVirtualization=yes under KVM, but this host's "
+                                          "CPU offers neither vmx nor svm to pass on.", r->guest);
+        if (k == -ENOSPC)
+                return log_error_errno(k, "Guest %s: VCPUPinning=auto/EmulatorPinning=auto: not enough "
                                           "CPUs off testpmd's forwarding cores and other guests' vCPUs "
-                                          "(VCPUs=%u). Set the CPUs by hand or fewer VCPUs=.", name,
+                                          "(VCPUs=%u). Set the CPUs by hand or fewer VCPUs=.", r->guest,
                                        g->vcpus);
-        if (r < 0)
-                return log_error_errno(r, "Guest %s: failed to read this host's CPUs: %m", name);
+        if (k < 0)
+                return log_error_errno(k, "Guest %s: failed to read this host's CPUs: %m", r->guest);
         if (p.housekeeping)
                 log_warning("Guest %s: VCPUPinning=auto: too few free cores, some vCPUs share housekeeping "
-                            "CPUs.", name);
+                            "CPUs.", r->guest);
 
-        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", j->name) < 0 || guest_domain_name(j->name, g, index, &domain) < 0 ||
-            guest_access_seed_path(g, domain, &seed) < 0)
+        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", r->job) < 0)
                 return log_oom();
-        o.seed = seed;
-        o.management_network = g->management_network;
         o.vhost_user_dir = vhost_dir;
         o.nested_feature = p.nested_feature;
         o.vcpus = &p.vcpus;
         o.emulator = &p.emulator;
-        r = guest_domain_xml(j, g, index, &o, ret);
-        if (r < 0)
-                return log_error_errno(r, "Failed to build the domain XML of guest %s: %m", name);
-        if (ret_kvm)
-                *ret_kvm = o.kvm;
+        o.config_hash = r->config_hash;
+        o.image = r->overlays.image;
+        o.disks = r->overlays.disks;
+        k = guest_domain_xml(r->j, g, r->index, &o, &r->xml);
+        if (k < 0)
+                return log_error_errno(k, "Failed to build the domain XML of guest %s: %m", r->guest);
+        r->kvm = o.kvm;
         return 0;
 }
 
-static int guest_print_xml(const Config *c, const JobConfig *j, const GuestSection *g, unsigned index) {
-        _cleanup_free_ char *xml = NULL;
-        int r;
+static int guest_print_xml(GuestRun *r) {
+        int k;
 
-        if (!guest_on_host(c, g, c->host_name))
+        if (!guest_on_host(r->c, r->g, r->c->host_name))
                 return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host (%s).",
-                                       g->section.name, j->name, strna(g->host), c->host_name);
-        r = guest_build_xml(c, j, g, index, NULL, &xml);
-        if (r < 0)
-                return r;
-        fputs(xml, stdout);
+                                       r->guest, r->job, strna(r->g->host), r->c->host_name);
+        k = guest_build_xml(r);
+        if (k < 0)
+                return k;
+        fputs(r->xml, stdout);
         return fflush(stdout) == 0 ? 0 : log_error_errno(-errno, "Failed to write the XML: %m");
 }
 
-int verb_guest(int argc, char *argv[]) {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_(job_config_freep) JobConfig *j = NULL;
-        _cleanup_(virConnectClosep) virConnectPtr conn = NULL;
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_(guest_access_done) GuestAccess access = {};
-        _cleanup_free_ char *job = NULL, *xml = NULL, *name = NULL, *serial = NULL;
-        _cleanup_close_ int sigfd = -EBADF;
-        const char *colon = strchr(argv[1], ':'), *uri;
-        const GuestSection *g = NULL;
-        unsigned index = 0;
-        sigset_t mask;
-        bool adopted = false, kvm = false;
-        int r;
+/* Everything the domain needs on this host before it is created. Further preparations (a
+ * cloud-init seed, a management network) go here, each undone by guest_run_cleanup(). */
+static int guest_run_prepare(GuestRun *r) {
+        int k;
 
-        if (!colon)
-                return log_error_errno(-EINVAL, "Expected JOB:GUEST, got \"%s\".", argv[1]);
-        job = strndup(argv[1], colon - argv[1]);
-        if (!job)
-                return log_oom();
-        log_set_context_job(job);
-        log_set_context_guest(colon + 1);
-        r = load_config(&c);
-        if (r < 0)
-                return r;
-        log_set_context_host(c->host_name);
-        r = load_job(c, job, &j);
-        if (r < 0)
-                return r;
-        if (guest_instance_find(j, colon + 1, &g, &index) < 0)
-                return log_error_errno(-ENOENT, "Job %s has no guest %s ([Guest %s], or an instance GUEST-N of a "
-                                                "[Guest GUEST] with Count=N).", job, colon + 1, colon + 1);
-        if (g->launcher && arg_print_xml)
-                return log_error_errno(-EOPNOTSUPP, "Guest %s runs under Launcher=: it has no domain XML.", colon + 1);
-        if (g->launcher)
-                return guest_launcher_run(j, g, index);
-        if (arg_print_xml)
-                return guest_print_xml(c, j, g, index);
+        k = guest_overlays_create(arg_root, r->job, r->instance, r->g, &r->overlays);
+        if (k == -ENOENT)
+                return log_error_errno(k, "Guest %s: qemu-img is not installed; it makes the overlays "
+                                          "that keep Image=/Disks= unwritten.", r->guest);
+        if (k < 0)
+                return log_error_errno(k, "Guest %s: failed to create the overlays of its disk images in "
+                                          "%s: %m", r->guest, GUEST_IMAGE_DIR);
+        if (r->overlays.dir)
+                log_info("Guest %s: disk overlays in %s.", r->guest, r->overlays.dir);
+        return guest_build_xml(r);
+}
+
+/* Undo guest_run_prepare() once the domain is gone (never while it may still use the files). */
+static void guest_run_cleanup(GuestRun *r) {
+        _cleanup_free_ char *dir = NULL;
+        int k;
+
+        k = guest_overlays_remove(arg_root, r->job, r->instance);
+        if (k < 0 && guest_overlay_dir(arg_root, r->job, r->instance, &dir) >= 0)
+                log_warning_errno(k, "Failed to remove the overlays in %s, ignoring: %m", dir);
+        else if (k > 0)
+                log_debug("Removed the overlays of guest %s.", r->guest);
+}
+
+/* --- libvirt's events ------------------------------------------------------------------------ */
+
+static void read_migration_target(GuestRun *r, virDomainPtr dom) {
+        _cleanup_free_ char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, GUEST_MIGRATION_NS, 0);
+        char *to = NULL;
+
+        if (xml && guest_migration_parse(xml, &to) >= 0) {
+                free(r->migrated_to);
+                r->migrated_to = to;
+                log_debug("Domain %s: the coordinator migrates it to %s.", r->name, to);
+        }
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *userdata) {
+        GuestRun *r = userdata;
+
+        if (!streq_ptr(virDomainGetName(dom), r->name))
+                return 0;
+        log_debug("Domain %s: lifecycle event %d, detail %d.", r->name, event, detail);
+        switch (event) {
+        case VIR_DOMAIN_EVENT_STOPPED:
+                switch (detail) {
+                case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+                        guest_run_ended(r, GUEST_END_SHUTDOWN, "the guest powered off (libvirt: stopped, shutdown)");
+                        break;
+                case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
+                        guest_run_ended(r, GUEST_END_DESTROYED, "the domain was destroyed (libvirt: stopped, destroyed)");
+                        break;
+                case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+                        guest_run_ended(r, GUEST_END_CRASHED, "the guest crashed (libvirt: stopped, crashed)");
+                        break;
+                case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+                        guest_run_ended(r, GUEST_END_MIGRATED, "the domain migrated away (libvirt: stopped, migrated)");
+                        break;
+                case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+                        guest_run_ended(r, GUEST_END_QEMU_FAILED,
+                                        "QEMU exited unexpectedly: killed or crashed (libvirt: stopped, failed)");
+                        break;
+                case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+                        guest_run_ended(r, GUEST_END_OTHER, "the domain was saved to a file (libvirt: stopped, saved)");
+                        break;
+                default:
+                        guest_run_ended(r, GUEST_END_OTHER, "the domain stopped (libvirt: stopped, other reason)");
+                }
+                break;
+        case VIR_DOMAIN_EVENT_CRASHED:
+                guest_run_ended(r, GUEST_END_CRASHED,
+                                detail == VIR_DOMAIN_EVENT_CRASHED_PANICKED
+                                        ? "the guest kernel panicked (libvirt: crashed, panicked)"
+                                        : "the guest crashed (libvirt: crashed)");
+                break;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+                if (detail == VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED || detail == VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY)
+                        read_migration_target(r, dom);
+                break;
+        }
+        return 0;
+}
+
+static int on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *userdata) {
+        GuestRun *r = userdata;
+
+        if (type == VIR_DOMAIN_METADATA_ELEMENT && streq_ptr(nsuri, GUEST_MIGRATION_NS) &&
+            streq_ptr(virDomainGetName(dom), r->name))
+                read_migration_target(r, dom);
+        return 0;
+}
+
+static void on_close(virConnectPtr conn, int reason, void *userdata) {
+        GuestRun *r = userdata;
+
+        guest_run_ended(r, GUEST_END_LIBVIRT_GONE,
+                        reason == VIR_CONNECT_CLOSE_REASON_EOF         ? "libvirtd closed the connection (it exited)"
+                        : reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ? "libvirtd stopped answering keepalives"
+                                                                       : "the connection to libvirtd failed");
+}
+
+static void on_signal(int watch, int fd, int events, void *userdata) {
+        GuestRun *r = userdata;
+        struct signalfd_siginfo si;
+
+        while (read(fd, &si, sizeof si) == sizeof si)
+                r->sigterm = true;
+}
+
+/* Every 200 ms: the loop comes back to look at the console and the clock; WATCHDOG=1 each second
+ * while the domain runs and libvirtd answers. */
+static void on_timer(int timer, void *userdata) {
+        GuestRun *r = userdata;
+        uint64_t t = now_usec();
+
+        if (t < r->last_ping + USEC_PER_SEC)
+                return;
+        r->last_ping = t;
+        if (r->end == GUEST_END_NONE && virConnectIsAlive(r->conn) == 1)
+                (void) sd_notify(false, "WATCHDOG=1");
+}
+
+static int guest_run_connect(GuestRun *r) {
+        const char *uri = getenv("MHTEST_LIBVIRT_URI") ?: "qemu:///system";
+        sigset_t mask;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigprocmask(SIG_BLOCK, &mask, NULL);
-        sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (sigfd < 0)
+        r->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (r->sigfd < 0)
                 return log_error_errno(-errno, "Failed to create signalfd: %m");
 
-        r = guest_build_xml(c, j, g, index, &kvm, &xml);
-        if (r < 0)
-                return r;
-        if (guest_domain_name(job, g, index, &name) < 0 || guest_serial_log_path(name, &serial) < 0)
-                return log_oom();
-
         virSetErrorFunc(NULL, quiet_libvirt_errors);
-        uri = getenv("MHTEST_LIBVIRT_URI") ?: "qemu:///system";
-        conn = virConnectOpen(uri);
-        if (!conn)
+        /* before the connection: events are delivered through the loop it registers */
+        if (virEventRegisterDefaultImpl() < 0)
+                return log_error_errno(-EIO, "Failed to set up libvirt's event loop: %s", virt_error());
+        r->sig_watch = virEventAddHandle(r->sigfd, VIR_EVENT_HANDLE_READABLE, on_signal, r, NULL);
+        r->timer = virEventAddTimeout(200, on_timer, r, NULL);
+        if (r->sig_watch < 0 || r->timer < 0)
+                return log_error_errno(-EIO, "Failed to watch signals in libvirt's event loop.");
+
+        r->conn = virConnectOpen(uri);
+        if (!r->conn)
                 return log_error_errno(-ECONNREFUSED, "Failed to connect to libvirt at %s: %s", uri, virt_error());
+        if (virConnectRegisterCloseCallback(r->conn, on_close, r, NULL) < 0 ||
+            virConnectSetKeepAlive(r->conn, 5, 3) < 0)
+                log_debug("No close callback or keepalive on %s: %s", uri, virt_error());
+        /* every domain of the connection, filtered by name: the domain does not exist yet */
+        r->lifecycle_cb = virConnectDomainEventRegisterAny(r->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), r, NULL);
+        r->metadata_cb = virConnectDomainEventRegisterAny(r->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                                          VIR_DOMAIN_EVENT_CALLBACK(on_metadata), r, NULL);
+        if (r->lifecycle_cb < 0)
+                return log_error_errno(-EIO, "Failed to subscribe to libvirt's domain events: %s", virt_error());
+        return 0;
+}
 
-        dom = virDomainLookupByName(conn, name);
-        /* A guest runs where it is placed, or wherever a migration took it. */
-        if (!(dom && domain_state(dom, NULL) == VIR_DOMAIN_RUNNING) && !guest_on_host(c, g, c->host_name))
-                return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host (%s).",
-                                       colon + 1, job, strna(g->host), c->host_name);
-        if (dom && domain_state(dom, NULL) == VIR_DOMAIN_RUNNING) {
-                adopted = true;
-                log_info("Guest %s is already running here (%s), adopting it.", colon + 1, name);
-                r = guest_access_prepare(&access, conn, c, g, index, colon + 1, name, true);
-                if (r < 0)
-                        return r;
-        } else {
-                if (dom) {
-                        virDomainFree(dom);
-                        dom = NULL;
-                }
-                r = guest_access_prepare(&access, conn, c, g, index, colon + 1, name, false);
-                if (r < 0)
-                        return r;
-                /* A fresh console log, so that an old ready marker does not count. */
-                (void) unlink(serial);
-                dom = virDomainCreateXML(conn, xml, 0);
-                if (!dom)
-                        return log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL,
-                                         "Failed to start guest %s (%s): %s", colon + 1, name, virt_error());
-                log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STARTED, NULL, "Started guest %s as %s (%s).",
-                          colon + 1, name, kvm ? "KVM" : "TCG");
-        }
-
-        if (!adopted && (g->ready_marker || g->prompt)) {
-                (void) sd_notifyf(false, "STATUS=Waiting for \"%s\" on the console of %s",
-                                  g->ready_marker ?: g->prompt, name);
-                r = wait_ready(serial, g->ready_marker ?: g->prompt, g->ready_timeout_usec, sigfd);
-                if (r == -ECANCELED) {
-                        stop_domain(dom, name);
-                        return 0;
-                }
-                if (r < 0) {
-                        _cleanup_free_ char *tail = NULL;
-
-                        stop_domain(dom, name);
-                        (void) read_file_tail(serial, 15, &tail);
-                        return log_event(LOG_ERR, ETIMEDOUT, MHTEST_MESSAGE_GUEST_FAILED, NULL,
-                                         "Guest %s did not print \"%s\" on its console (%s) within its "
-                                         "ReadyTimeoutSec= under %s. The console's last lines:\n%s",
-                                         colon + 1, g->ready_marker ?: g->prompt, serial,
-                                         kvm ? "KVM" : "TCG", isempty(tail) ? "(nothing)" : tail);
-                }
-        }
-        r = guest_access_start(&access, g);
-        if (r < 0) {
-                stop_domain(dom, name);
-                return r;
-        }
-        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_READY, NULL, "Guest %s is ready.", colon + 1);
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Guest %s running as %s", colon + 1, name);
+/* Run libvirt's event loop until done(r), SIGTERM (-ECANCELED, not while stopping) or
+ * timeout_usec (-ETIMEDOUT; 0: none). */
+static int guest_run_loop(GuestRun *r, bool (*done)(GuestRun *r), uint64_t timeout_usec) {
+        uint64_t deadline = timeout_usec > 0 ? now_usec() + timeout_usec : UINT64_MAX;
 
         for (;;) {
-                struct pollfd p = { .fd = sigfd, .events = POLLIN };
-                int reason = 0, st;
-
-                if (poll(&p, 1, 1000) > 0) {
-                        (void) sd_notify(false, "STOPPING=1");
-                        stop_domain(dom, name);
-                        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STOPPED, NULL, "Guest %s stopped.", colon + 1);
+                if (done(r))
                         return 0;
-                }
-                st = domain_state(dom, &reason);
-                if (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_PAUSED) {
-                        (void) sd_notify(false, "WATCHDOG=1");
-                        continue;
-                }
-                /* A transient domain that migrated away disappears from this host. */
-                if (st < 0 || (st == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_MIGRATED)) {
-                        log_info("Guest %s left this host (migrated away).", colon + 1);
-                        return 0;
-                }
-                return log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL,
-                                 "Guest %s stopped unexpectedly (state %d, reason %d).", colon + 1, st, reason);
+                if (r->sigterm && !r->stopping)
+                        return -ECANCELED;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+                if (virEventRunDefaultImpl() < 0)
+                        return log_error_errno(-EIO, "libvirt's event loop failed: %s", virt_error());
         }
+}
+
+static bool domain_gone(GuestRun *r) {
+        return r->end != GUEST_END_NONE;
+}
+
+/* --- find: adopt a domain that is this guest ------------------------------------------------- */
+
+/* The running domain named like the guest is this guest (job, guest, instance and
+ * configuration in its metadata), or refused. */
+static int guest_run_check_identity(GuestRun *r) {
+        _cleanup_free_ char *xml = virDomainGetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, GUEST_METADATA_NS, 0);
+        _cleanup_(guest_metadata_done) GuestMetadata m = {};
+
+        if (!xml || guest_metadata_parse(xml, &m) < 0)
+                return log_error_errno(-EEXIST, "A domain named %s runs on this host but carries no mhtest "
+                                                "metadata (%s): it is not guest %s of job %s. Refusing to "
+                                                "adopt or replace it; remove it or rename it.",
+                                       r->name, GUEST_METADATA_NS, r->guest, r->job);
+        if (!streq(m.job, r->job) || !streq(m.guest, r->guest) || m.instance != r->index + 1)
+                return log_error_errno(-EEXIST, "The domain %s running on this host is instance %u of guest %s "
+                                                "of job %s, not instance %u of guest %s of job %s. Refusing "
+                                                "to adopt it.",
+                                       r->name, m.instance, m.guest, m.job, r->index + 1, r->guest, r->job);
+        if (!streq_ptr(m.config_hash, r->config_hash))
+                return log_error_errno(-EEXIST, "The domain %s running on this host was started from another "
+                                                "configuration of job %s (hash %s, here %s). Refusing to "
+                                                "adopt it; stop it, or give this host the same job "
+                                                "configuration (mhtest config hash %s).",
+                                       r->name, r->job, strna(m.config_hash), r->config_hash, r->job);
+        return 0;
+}
+
+/* 1: adopted a running domain; 0: none to adopt, create one. */
+static int guest_run_find(GuestRun *r) {
+        int state = VIR_DOMAIN_NOSTATE, k;
+
+        r->dom = virDomainLookupByName(r->conn, r->name);
+        if (r->dom && virDomainGetState(r->dom, &state, NULL, 0) < 0)
+                state = VIR_DOMAIN_NOSTATE;
+        if (r->dom && (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_NOSTATE) &&
+            virDomainIsPersistent(r->dom) == 1)
+                return log_error_errno(-EEXIST, "A defined (persistent) domain named %s exists on this host: "
+                                                "mhtest runs guest %s as a transient domain of that name. "
+                                                "Refusing to touch it; undefine or rename it.",
+                                       r->name, r->guest);
+        if (!r->dom || state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_NOSTATE) {
+                /* a guest runs where it is placed, or wherever a migration took it */
+                if (!guest_on_host(r->c, r->g, r->c->host_name))
+                        return log_error_errno(-EINVAL, "Guest %s of job %s is placed on %s, not on this host "
+                                                        "(%s), and does not run here.",
+                                               r->guest, r->job, strna(r->g->host), r->c->host_name);
+                if (r->dom) {
+                        virDomainFree(r->dom);
+                        r->dom = NULL;
+                }
+                return 0;
+        }
+        k = guest_run_check_identity(r);
+        if (k < 0)
+                return k;
+        /* a destination a migration here recorded is not where this run goes */
+        (void) virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL, GUEST_MIGRATION_NS,
+                                    VIR_DOMAIN_AFFECT_LIVE);
+        r->adopted = true;
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STARTED, NULL,
+                  "Guest %s is already running here as %s (%s), adopting it.", r->guest, r->name,
+                  state == VIR_DOMAIN_PAUSED ? "paused" : "running");
+        return 1;
+}
+
+/* --- start ----------------------------------------------------------------------------------- */
+
+static bool ready_or_gone(GuestRun *r) {
+        _cleanup_free_ char *s = NULL;
+
+        if (domain_gone(r))
+                return true;
+        return read_full_file(r->serial, &s, NULL) >= 0 && strstr(s, r->g->ready_marker ?: r->g->prompt);
+}
+
+static int guest_run_destroy(GuestRun *r) {
+        if (virDomainDestroy(r->dom) < 0 && !domain_gone(r))
+                return log_error_errno(-EIO, "Failed to destroy %s: %s", r->name, virt_error());
+        /* the STOPPED event follows the call: the domain is gone once it is in */
+        if (guest_run_loop(r, domain_gone, 10 * USEC_PER_SEC) < 0)
+                return log_error_errno(-ETIMEDOUT, "Domain %s still runs 10 s after it was destroyed.", r->name);
+        return 0;
+}
+
+static int guest_run_start(GuestRun *r) {
+        const char *marker = r->g->ready_marker ?: r->g->prompt;
+        int k;
+
+        /* a fresh console log, so that an old ready marker does not count */
+        (void) unlink(r->serial);
+        r->dom = virDomainCreateXML(r->conn, r->xml, 0);
+        if (!r->dom)
+                return log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL, "Failed to start guest %s (%s): %s",
+                                 r->guest, r->name, virt_error());
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STARTED, NULL, "Started guest %s as %s (%s).", r->guest,
+                  r->name, r->kvm ? "KVM" : "TCG");
+        if (!marker)
+                return 0;
+
+        (void) sd_notifyf(false, "STATUS=Waiting for \"%s\" on the console of %s", marker, r->name);
+        k = guest_run_loop(r, ready_or_gone, r->g->ready_timeout_usec);
+        if (k == -ECANCELED)
+                return k;
+        if (k == 0 && !domain_gone(r))
+                return 0;
+        if (k == -ETIMEDOUT) {
+                _cleanup_free_ char *tail = NULL;
+
+                (void) guest_run_destroy(r);
+                (void) read_file_tail(r->serial, 15, &tail);
+                return log_event(LOG_ERR, ETIMEDOUT, MHTEST_MESSAGE_GUEST_FAILED, NULL,
+                                 "Guest %s did not print \"%s\" on its console (%s) within its ReadyTimeoutSec= "
+                                 "under %s. The console's last lines:\n%s",
+                                 r->guest, marker, r->serial, r->kvm ? "KVM" : "TCG", isempty(tail) ? "(nothing)" : tail);
+        }
+        return k < 0 ? k : -ESRCH; /* ended before it was ready: the caller reports how */
+}
+
+/* --- stop ------------------------------------------------------------------------------------ */
+
+static int guest_run_stop(GuestRun *r) {
+        uint64_t timeout = r->g->shutdown_timeout_usec, t0 = now_usec();
+        int k;
+
+        r->stopping = true;
+        /* the unit's TimeoutStopSec= may be shorter than ShutdownTimeoutSec= plus a destroy */
+        (void) sd_notifyf(false, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRIu64, timeout + 30 * USEC_PER_SEC);
+        if (domain_gone(r))
+                return 0;
+        if (virDomainShutdownFlags(r->dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
+                if (domain_gone(r))
+                        return 0;
+                log_notice("Guest %s: the ACPI power button request failed (%s), destroying it.", r->guest,
+                           virt_error());
+        } else {
+                k = guest_run_loop(r, domain_gone, timeout);
+                if (k == 0 && r->end == GUEST_END_SHUTDOWN) {
+                        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STOPPED, NULL,
+                                  "Guest %s shut down cleanly on the ACPI power button in %.1f s.", r->guest,
+                                  (double) (now_usec() - t0) / USEC_PER_SEC);
+                        return 0;
+                }
+                if (k == 0)
+                        return 0; /* ended otherwise meanwhile: the caller reports how */
+                log_notice("Guest %s did not power off within ShutdownTimeoutSec=%" PRIu64 "s of the ACPI "
+                           "power button, destroying it.", r->guest, timeout / USEC_PER_SEC);
+        }
+        k = guest_run_destroy(r);
+        if (k < 0)
+                return k;
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STOPPED, NULL, "Guest %s stopped: destroyed (%s).",
+                  r->guest, r->end == GUEST_END_DESTROYED ? "no clean shutdown" : strna(r->end_detail));
+        return 0;
+}
+
+/* --- supervise: how the run ended decides the exit status ------------------------------------- */
+
+static int guest_run_report(GuestRun *r) {
+        switch (r->end) {
+        case GUEST_END_NONE:
+                return 0;
+        case GUEST_END_MIGRATED:
+                if (r->migrated_to)
+                        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STOPPED, NULL,
+                                  "Guest %s migrated to %s and left this host.", r->guest, r->migrated_to);
+                else
+                        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STOPPED, NULL,
+                                  "Guest %s migrated away and left this host; the migrating client recorded "
+                                  "no destination (libvirt does not tell the source).", r->guest);
+                return 0;
+        default:
+                return log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL, "Guest %s (%s) failed: %s.",
+                                 r->guest, r->name, strna(r->end_detail));
+        }
+}
+
+static int guest_run_supervise(GuestRun *r) {
+        int k;
+
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_READY, NULL, "Guest %s is ready.", r->guest);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Guest %s running as %s", r->guest, r->name);
+        /* an adopted domain may have ended before the events were subscribed */
+        if (r->adopted && virDomainIsActive(r->dom) == 0)
+                guest_run_ended(r, GUEST_END_OTHER, "the domain stopped while it was being adopted");
+        k = guest_run_loop(r, domain_gone, 0);
+        if (k == -ECANCELED) {
+                k = guest_run_stop(r);
+                if (k < 0)
+                        return k;
+                /* stopped here: success, whichever way it went down */
+                if (r->end == GUEST_END_SHUTDOWN || r->end == GUEST_END_DESTROYED)
+                        return 0;
+        }
+        if (k < 0)
+                return k;
+        return guest_run_report(r);
+}
+
+int verb_guest(int argc, char *argv[]) {
+        _cleanup_(guest_run_done) GuestRun r = { .sigfd = -EBADF, .lifecycle_cb = -1, .metadata_cb = -1 };
+        int k;
+
+        k = guest_run_init(&r, argv[1]);
+        if (k < 0)
+                return k;
+        if (arg_print_xml)
+                return guest_print_xml(&r);
+
+        k = guest_run_connect(&r);
+        if (k < 0)
+                return k;
+        k = guest_run_find(&r);
+        if (k < 0)
+                return k;
+        if (k == 0) {
+                k = guest_run_prepare(&r);
+                if (k >= 0)
+                        k = guest_run_start(&r);
+                if (k == -ECANCELED) {
+                        (void) guest_run_stop(&r);
+                        guest_run_cleanup(&r);
+                        return 0;
+                }
+                if (k == -ESRCH) {
+                        k = log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL,
+                                      "Guest %s (%s) failed before it was ready: %s.", r.guest, r.name,
+                                      strna(r.end_detail));
+                }
+                if (k < 0) {
+                        if (!r.dom || domain_gone(&r))
+                                guest_run_cleanup(&r);
+                        return k;
+                }
+        }
+        k = guest_run_supervise(&r);
+        /* the files stay while the domain may still use them (libvirtd gone, an error here) */
+        if (domain_gone(&r) && r.end != GUEST_END_LIBVIRT_GONE)
+                guest_run_cleanup(&r);
+        return k;
 }

@@ -428,6 +428,7 @@ static const ConfigKey guest_keys[] = {
         { "Prompt", CONFIG_STRING, O(GuestSection, prompt), NULL, "text", check_no_cc },
         { "ReadyTimeoutSec", CONFIG_SEC, O(GuestSection, ready_timeout_usec), "300", "a time span" },
         { "Launcher", CONFIG_COMMAND, O(GuestSection, launcher), NULL, "a command line" },
+        { "ShutdownTimeoutSec", CONFIG_SEC, O(GuestSection, shutdown_timeout_usec), "60", "a time span" },
 };
 const SectionType section_guest = { .name = "Guest", .named = true, .size = sizeof(GuestSection),
                                     .keys = guest_keys, .n_keys = ELEMENTSOF(guest_keys),

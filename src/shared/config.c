@@ -1133,12 +1133,19 @@ static void validate_job(const Config *c, const JobConfig *j, ConfigDiagnostics 
                 if (strv_length(m->guests) == 0)
                         job_error(d, &m->section, "Guests", "missing (expected guest names of the job)");
                 STRV_FOREACH(g, m->guests) {
-                        bool found = false;
+                        const GuestSection *found = NULL;
                         for (size_t k = 0; k < j->n_guests; k++)
                                 if (streq(j->guests[k]->section.name, *g))
-                                        found = true;
+                                        found = j->guests[k];
                         if (!found)
                                 job_error(d, &m->section, "Guests", "guest \"%s\" has no [Guest %s] section", *g, *g);
+                        /* each host runs a guest on an overlay of its own (guest-image.h): the
+                         * destination would need a copy of it, libvirt's storage migration */
+                        else if (found->image || strv_length(found->disks) > 0)
+                                job_error(d, &m->section, "Guests",
+                                          "guest \"%s\" has Image= or Disks=: migrating a guest with disks is "
+                                          "not supported yet (expected guests booted from Kernel=/Initrd= only)",
+                                          *g);
                 }
                 if (!have_hosts && (m->from || m->to))
                         job_error(d, &m->section, m->from ? "From" : "To",

@@ -213,6 +213,7 @@ typedef struct GuestSection {
         char *prompt;
         uint64_t ready_timeout_usec;
         char **launcher; /* a command line that runs the guest instead of libvirt (guest-launcher.c) */
+        uint64_t shutdown_timeout_usec;
 } GuestSection;
 
 typedef struct MigrationSection {

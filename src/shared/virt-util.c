@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <libxml/parser.h>
 #include <libxml/xmlwriter.h>
 
+#include "parse-util.h"
 #include "string-util.h"
 #include "strv.h"
 #include "virt-util.h"
@@ -79,12 +81,16 @@ static bool guest_has_vhost_user(const GuestSection *g) {
         return false;
 }
 
-static int write_metadata(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g) {
+static int write_metadata(xmlTextWriterPtr w, const JobConfig *j, const GuestSection *g, unsigned index,
+                          const GuestXmlOptions *o) {
         W(start(w, "metadata"));
         W(start(w, "mhtest:guest"));
-        W(attr(w, "xmlns:mhtest", "https://mhtest.example/guest/1"));
+        W(attr(w, "xmlns:mhtest", GUEST_METADATA_NS));
         W(attr(w, "job", j->name));
         W(attr(w, "name", g->section.name));
+        W(xmlTextWriterWriteFormatAttribute(w, X("instance"), "%u", index + 1));
+        if (o->config_hash)
+                W(attr(w, "config", o->config_hash));
         if (g->role)
                 W(attr(w, "role", g->role));
         W(end(w));
@@ -200,7 +206,7 @@ static int write_cpu(xmlTextWriterPtr w, const GuestSection *g, const GuestXmlOp
         return 0;
 }
 
-static int write_disk(xmlTextWriterPtr w, const char *path, unsigned n) {
+static int write_disk(xmlTextWriterPtr w, const char *path, bool overlay, unsigned n) {
         char dev[] = "vdX";
 
         dev[2] = (char) ('a' + n);
@@ -209,8 +215,10 @@ static int write_disk(xmlTextWriterPtr w, const char *path, unsigned n) {
         W(attr(w, "device", "disk"));
         W(start(w, "driver"));
         W(attr(w, "name", "qemu"));
-        W(attr(w, "type", endswith(path, ".qcow2") ? "qcow2" : "raw"));
-        W(attr(w, "cache", "none"));
+        W(attr(w, "type", overlay || endswith(path, ".qcow2") ? "qcow2" : "raw"));
+        /* An overlay lives for one run and goes at stop: the host's page cache risks nothing, and
+         * O_DIRECT (cache=none) fails where /var/lib is on tmpfs or overlayfs (test hosts). */
+        W(attr(w, "cache", overlay ? "writeback" : "none"));
         W(end(w));
         W(elem_attr(w, "source", "file", path));
         W(elem_attr2(w, "target", "dev", dev, "bus", "virtio"));
@@ -330,12 +338,14 @@ static int write_devices(xmlTextWriterPtr w, const JobConfig *j, const GuestSect
         int r;
 
         W(start(w, "devices"));
+        if (o->disks && strv_length(o->disks) != strv_length(g->disks))
+                return -EINVAL;
         if (image)
-                W(write_disk(w, image, n_disks++));
-        STRV_FOREACH (d, g->disks) {
+                W(write_disk(w, image, !!o->image, n_disks++));
+        for (size_t k = 0; g->disks && g->disks[k]; k++) {
                 if (n_disks >= GUEST_DISKS_MAX + 1)
                         return -EINVAL;
-                W(write_disk(w, *d, n_disks++));
+                W(write_disk(w, o->disks ? o->disks[k] : g->disks[k], !!o->disks, n_disks++));
         }
         if (o->seed)
                 W(write_seed_cdrom(w, g, o->seed));
@@ -393,7 +403,7 @@ static int write_domain(xmlTextWriterPtr w, const JobConfig *j, const GuestSecti
         W(attr(w, "type", o->kvm ? "kvm" : "qemu"));
         W(attr(w, "xmlns:qemu", "http://libvirt.org/schemas/domain/qemu/1.0"));
         W(elem_text(w, "name", name));
-        r = write_metadata(w, j, g);
+        r = write_metadata(w, j, g, index, o);
         if (r < 0)
                 return r;
         if (g->description)
@@ -465,4 +475,91 @@ int guest_domain_xml(const JobConfig *j, const GuestSection *g, unsigned index, 
         w = NULL;
         *ret = strdup((const char *) xmlBufferContent(buf));
         return *ret ? 0 : -ENOMEM;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
+
+void guest_metadata_done(GuestMetadata *m) {
+        free(m->job);
+        free(m->guest);
+        free(m->config_hash);
+        *m = (GuestMetadata) {};
+}
+
+/* The root element of xml if it is local_name in namespace ns. */
+static xmlNodePtr parse_element(const char *xml, const char *ns, const char *local_name, xmlDocPtr *ret_doc) {
+        xmlDocPtr doc;
+        xmlNodePtr root;
+
+        if (!xml)
+                return NULL;
+        doc = xmlReadMemory(xml, (int) strlen(xml), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                                                         XML_PARSE_NOWARNING);
+        if (!doc)
+                return NULL;
+        root = xmlDocGetRootElement(doc);
+        if (!root || !root->ns || !xmlStrEqual(root->ns->href, X(ns)) || !xmlStrEqual(root->name, X(local_name))) {
+                xmlFreeDoc(doc);
+                return NULL;
+        }
+        *ret_doc = doc;
+        return root;
+}
+
+static char *prop_dup(xmlNodePtr n, const char *name) {
+        xmlChar *v = xmlGetProp(n, X(name));
+        char *s = v ? strdup((const char *) v) : NULL;
+
+        xmlFree(v);
+        return s;
+}
+
+int guest_metadata_parse(const char *xml, GuestMetadata *ret) {
+        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        _cleanup_(guest_metadata_done) GuestMetadata m = {};
+        _cleanup_free_ char *instance = NULL;
+        xmlNodePtr n = parse_element(xml, GUEST_METADATA_NS, "guest", &doc);
+
+        if (!n)
+                return -EBADMSG;
+        m.job = prop_dup(n, "job");
+        m.guest = prop_dup(n, "name");
+        m.config_hash = prop_dup(n, "config");
+        instance = prop_dup(n, "instance");
+        if (!m.job || !m.guest || !instance || parse_unsigned(instance, &m.instance) < 0 || m.instance == 0)
+                return -EBADMSG;
+        *ret = m;
+        m = (GuestMetadata) {};
+        return 0;
+}
+
+int guest_migration_xml(const char *to, char **ret) {
+        _cleanup_(xmlBufferFreep) xmlBufferPtr buf = xmlBufferCreate();
+        _cleanup_(xmlFreeTextWriterp) xmlTextWriterPtr w = NULL;
+
+        if (!buf || !(w = xmlNewTextWriterMemory(buf, 0)))
+                return -ENOMEM;
+        /* libvirt takes the namespace from its API arguments, the element carries none */
+        W(start(w, "migration"));
+        W(attr(w, "to", to));
+        W(end(w));
+        W(xmlTextWriterEndDocument(w));
+        xmlFreeTextWriter(w);
+        w = NULL;
+        *ret = strdup((const char *) xmlBufferContent(buf));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int guest_migration_parse(const char *xml, char **ret_to) {
+        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        xmlNodePtr n = parse_element(xml, GUEST_MIGRATION_NS, "migration", &doc);
+        char *to;
+
+        if (!n)
+                return -EBADMSG;
+        to = prop_dup(n, "to");
+        if (!to)
+                return -EBADMSG;
+        *ret_to = to;
+        return 0;
 }

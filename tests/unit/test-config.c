@@ -95,7 +95,7 @@ static void test_values_every_type(void **state) {
                    "Host=host2\n"
                    "Memory=1536M\n"
                    "VCPUs=2\n" /* unsigned */
-                   "Image=/var/lib/images/vm1.qcow2\n"
+                   "Kernel=/var/lib/images/vmlinuz\n" /* a guest with disks cannot migrate */
                    "VCPUPinning=4-5\n" /* CPU set */
                    "Interfaces=vhost-user:v0/52:54:00:AB:CD:EF bridge:br0 management\n"
                    "[Bridge br0]\n"
@@ -141,7 +141,7 @@ static void test_values_every_type(void **state) {
         assert_string_equal(g->section.name, "vm1");
         assert_true(g->memory == UINT64_C(1536) << 20);
         assert_int_equal(g->vcpus, 2);
-        assert_string_equal(g->image, "/var/lib/images/vm1.qcow2");
+        assert_string_equal(g->kernel, "/var/lib/images/vmlinuz");
         assert_true(cpu_set_isset(&g->vcpu_pinning.cpus, 4));
         assert_true(cpu_set_isset(&g->vcpu_pinning.cpus, 5));
         assert_int_equal(cpu_set_count(&g->vcpu_pinning.cpus), 2);
@@ -502,7 +502,7 @@ static const char hash_job_one_file[] = "[Job]\n"
                                         "Ports=eth1\n"
                                         "[Guest vm1]\n"
                                         "Memory=1G\n"
-                                        "Image=/images/vm1.qcow2\n"
+                                        "Kernel=/images/vmlinuz\n"
                                         "Interfaces=bridge:br0/52:54:00:00:00:01\n"
                                         "[Migration m]\n"
                                         "Guests=vm1\n"
@@ -520,7 +520,7 @@ static void write_hash_split(const char *root, const char *guest_memory) {
                    "[Migration m]\nTo=host2\nFrom=host1\nGuests=vm1\nMaxDowntime=500\n"
                    "[Job]\nHosts=host1\nDescription=old text\n");
         asprintf_safe(&guest,
-                      "[Guest vm1]\nImage=/images/vm1.qcow2\nMemory=%s\nVCPUs=1\n"
+                      "[Guest vm1]\nKernel=/images/vmlinuz\nMemory=%s\nVCPUs=1\n"
                       "Interfaces=bridge:br0/52:54:00:00:00:01\n",
                       guest_memory);
         assert_non_null(guest);
