@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Build the test guests mhtest's guest, migration and PVP tests boot: Debian's cloud kernel and
 # two busybox initramfs images. Everything from Debian packages; cached, the second run costs
-# nothing (each file is built once; a missing one is built alone, and the PVP initrd again when its
+# nothing (each file is built once; a missing one is built alone, and an initrd again when its
 # /init is not the one below).
 #
 #     DIR/vmlinuz        the kernel of linux-image-cloud-amd64
 #     DIR/initrd-tick.gz /init prints "GUEST-UP" and then "TICK n" once a second on the serial
 #                        console (a gap or a repeat in the ticks shows a guest that did not keep
-#                        running across a migration)
+#                        running across a migration); with mhtest.poweroff_after=N on the kernel
+#                        command line it powers off by itself after N ticks
 #     DIR/initrd-pvp.gz  /init loads virtio_net and its dependencies (modules of the same kernel
 #                        package as DIR/vmlinuz), sets up the NICs the kernel command line names,
 #                        pings through each and prints the counts (see the script below)
@@ -18,6 +19,29 @@ set -euo pipefail
 
 dir=${1:-${MHTEST_GUEST_IMAGES:-/var/cache/mhtest/guest}}
 log() { echo "build-guest-images: $*" >&2; }
+
+# The tick initrd's /init. A cached initrd-tick.gz whose /init differs from this is built again.
+tick_init() {
+        cat <<'EOI'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+echo "GUEST-UP $(uname -r)"
+# mhtest.poweroff_after=N: a guest-initiated poweroff after N ticks (guest supervision tests)
+off=$(sed -n 's/.*mhtest\.poweroff_after=\([0-9]*\).*/\1/p' /proc/cmdline)
+i=0
+while true; do
+        i=$((i + 1))
+        echo "TICK $i"
+        if [ -n "$off" ] && [ "$i" -ge "$off" ]; then
+                echo "POWEROFF after $i ticks"
+                poweroff -f
+        fi
+        sleep 1
+done
+EOI
+}
 
 # The PVP initrd's /init. A cached initrd-pvp.gz whose /init differs from this is built again.
 pvp_init() {
@@ -87,16 +111,18 @@ while true; do
 done
 EOI
 }
-pvp_current() {
-        [ -s "$dir/initrd-pvp.gz" ] &&
-                [ "$(zcat "$dir/initrd-pvp.gz" | cpio -i --quiet --to-stdout init 2>/dev/null)" = "$(pvp_init)" ]
+initrd_current() { # initrd_current NAME INIT-FUNCTION
+        [ -s "$dir/$1" ] && [ "$(zcat "$dir/$1" | cpio -i --quiet --to-stdout init 2>/dev/null)" = "$($2)" ]
 }
 
 mkdir -p "$dir"
 exec 9>"$dir/.lock"
 flock 9
-pvp_current || rm -f "$dir/initrd-pvp.gz"
-if [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd-tick.gz" ] && [ -s "$dir/initrd-pvp.gz" ]; then
+initrd_current initrd-pvp.gz pvp_init || rm -f "$dir/initrd-pvp.gz"
+# a stale tick initrd is replaced in place (pack_initrd renames): running tests boot it
+tick_ok=
+initrd_current initrd-tick.gz tick_init && tick_ok=1
+if [ -s "$dir/vmlinuz" ] && [ -n "$tick_ok" ] && [ -s "$dir/initrd-pvp.gz" ]; then
         echo "$dir"
         exit 0
 fi
@@ -155,21 +181,9 @@ pack_initrd() { # pack_initrd TREE NAME
         mv "$dir/$2.tmp" "$dir/$2"
 }
 
-if [ ! -s "$dir/initrd-tick.gz" ]; then
+if [ -z "$tick_ok" ]; then
         new_initrd tick
-        cat > tick/init <<'EOI'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-echo "GUEST-UP $(uname -r)"
-i=0
-while true; do
-        i=$((i + 1))
-        echo "TICK $i"
-        sleep 1
-done
-EOI
+        tick_init > tick/init
         chmod +x tick/init
         pack_initrd tick initrd-tick.gz
 fi

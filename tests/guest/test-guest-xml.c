@@ -299,10 +299,71 @@ static void test_disks_with_kernel(void **state) {
         assert_xpath(doc, "string(/domain/devices/disk[2]/source/@file)", "/srv/data.raw");
         xmlFreeDoc(doc);
 
+        /* every disk on its overlay (guest-image.h): qcow2 whatever the base, host-cached */
+        char *disk_overlays[] = { (char *) "/var/lib/mhtest/guests/j/vm1/vdb.qcow2",
+                                  (char *) "/var/lib/mhtest/guests/j/vm1/vdc.qcow2", NULL };
+        overlay.image = "/var/lib/mhtest/guests/j/vm1/vda.qcow2";
+        overlay.disks = disk_overlays;
+        doc = build(&l, "vm1", &overlay);
+        assert_xpath(doc, "count(/domain/devices/disk[starts-with(source/@file, '/srv/')])", "0");
+        assert_xpath(doc, "string(/domain/devices/disk[2]/source/@file)", "/var/lib/mhtest/guests/j/vm1/vdb.qcow2");
+        assert_xpath(doc, "string(/domain/devices/disk[2]/target/@dev)", "vdb");
+        assert_xpath(doc, "count(/domain/devices/disk[driver/@type='qcow2' and driver/@cache='writeback'])", "3");
+        xmlFreeDoc(doc);
+        /* as many overlays as Disks=, or none */
+        disk_overlays[1] = NULL;
+        _cleanup_free_ char *bad = NULL;
+        assert_int_equal(guest_domain_xml(l.j, guest(l.j, "vm1"), 0, &overlay, &bad), -EINVAL);
+
         doc = build(&l, "vm2", &tcg);
         assert_xpath(doc, "count(/domain/devices/disk)", "1");
         assert_xpath(doc, "string(/domain/devices/disk/target/@dev)", "vda");
         xmlFreeDoc(doc);
+}
+
+/* What adoption compares: the metadata a domain is created with, parsed back. */
+static void test_metadata(void **state) {
+        _cleanup_(loaded_done) Loaded l = load("[Guest vm1]\nKernel=/srv/vmlinuz\nRole=main_vm\n");
+        _cleanup_(guest_metadata_done) GuestMetadata m = {};
+        _cleanup_free_ char *to = NULL, *mig = NULL;
+        GuestXmlOptions o = tcg;
+        xmlDocPtr doc;
+        xmlNodePtr n;
+        xmlBufferPtr buf = xmlBufferCreate();
+
+        o.config_hash = "0123abcd";
+        doc = build(&l, "vm1", &o);
+        assert_xpath(doc, "string(/domain/metadata/mhtest:guest/@instance)", "1");
+        assert_xpath(doc, "string(/domain/metadata/mhtest:guest/@config)", "0123abcd");
+        /* the element alone, as virDomainGetMetadata returns it */
+        for (n = xmlDocGetRootElement(doc)->children; n && !xmlStrEqual(n->name, BAD_CAST "metadata"); n = n->next)
+                ;
+        assert_non_null(n);
+        n = xmlFirstElementChild(n);
+        assert_true(xmlNodeDump(buf, doc, n, 0, 0) > 0);
+        assert_int_equal(guest_metadata_parse((const char *) xmlBufferContent(buf), &m), 0);
+        assert_string_equal(m.job, "j");
+        assert_string_equal(m.guest, "vm1");
+        assert_int_equal(m.instance, 1);
+        assert_string_equal(m.config_hash, "0123abcd");
+        xmlBufferFree(buf);
+        xmlFreeDoc(doc);
+
+        /* foreign or broken metadata is no match */
+        assert_int_equal(guest_metadata_parse("<guest job='j' name='vm1' instance='1'/>", &m), -EBADMSG);
+        assert_int_equal(guest_metadata_parse("<x:guest xmlns:x='" GUEST_METADATA_NS "' job='j' name='vm1'/>", &m),
+                         -EBADMSG);
+        assert_int_equal(guest_metadata_parse("<x:guest xmlns:x='" GUEST_METADATA_NS "' job='j' name='vm1' "
+                                              "instance='0'/>", &m), -EBADMSG);
+        assert_int_equal(guest_metadata_parse("not xml", &m), -EBADMSG);
+        assert_int_equal(guest_metadata_parse(NULL, &m), -EBADMSG);
+
+        /* the coordinator's destination record, as libvirt gives it back (with its namespace) */
+        assert_int_equal(guest_migration_xml("h2&co", &mig), 0);
+        assert_null(strstr(mig, "h2&co"));
+        assert_int_equal(guest_migration_parse("<m:migration xmlns:m='" GUEST_MIGRATION_NS "' to='h2&amp;co'/>", &to), 0);
+        assert_string_equal(to, "h2&co");
+        assert_int_equal(guest_migration_parse(mig, &to), -EBADMSG); /* no namespace: libvirt adds it */
 }
 
 static void test_image_boot_bridge(void **state) {
@@ -723,6 +784,7 @@ int main(void) {
                 cmocka_unit_test(test_vhost_user_server_kvm),
                 cmocka_unit_test(test_disks_with_kernel),
                 cmocka_unit_test(test_seed_and_management),
+                cmocka_unit_test(test_metadata),
                 cmocka_unit_test(test_image_boot_bridge),
                 cmocka_unit_test(test_hugepages),
                 cmocka_unit_test(test_hugepages_mount_page_size),

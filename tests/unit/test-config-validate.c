@@ -172,11 +172,11 @@ static const BadCase cases[] = {
           HOSTS "[Test t]\nHost=host1\nExec=true\nEnvironment=A=1 2B=x\n", "bad", 6, "Test t", "Environment",
           "invalid item \"2B=x\"" },
         { "migration WaitFor= without tests", JOB,
-          HOSTS "[Guest g]\nImage=/g.img\n[Migration m]\nGuests=g\nFrom=host1\nTo=host2\nWaitFor=go\n",
+          HOSTS "[Guest g]\nKernel=/g.vmlinuz\n[Migration m]\nGuests=g\nFrom=host1\nTo=host2\nWaitFor=go\n",
           "bad", 9, "Migration m", "WaitFor", "needs a [Test] section" },
         { "migration WaitFor= with a space", JOB,
           HOSTS
-          "[Guest g]\nImage=/g.img\n[Test t]\nHost=host1\nExec=true\n[Migration m]\nGuests=g\nFrom=host1\nTo=host2\nWaitFor=go now\n",
+          "[Guest g]\nKernel=/g.vmlinuz\n[Test t]\nHost=host1\nExec=true\n[Migration m]\nGuests=g\nFrom=host1\nTo=host2\nWaitFor=go now\n",
           "bad", 12, "Migration m", "WaitFor", "expected a LAVA message ID" },
         { "job Coordinator= without a port", JOB, "[Job]\nCoordinator=192.0.2.1\n", "bad", 2, "Job",
           "Coordinator", "expected the HOST:PORT of a lava-coordinator" },
