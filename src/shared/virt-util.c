@@ -486,7 +486,8 @@ void guest_metadata_done(GuestMetadata *m) {
         *m = (GuestMetadata) {};
 }
 
-/* The root element of xml if it is local_name in namespace ns. */
+/* The root element of xml if it is local_name, in namespace ns or in none: libvirt's
+ * virDomainGetMetadata() selects the element by namespace and returns it without one. */
 static xmlNodePtr parse_element(const char *xml, const char *ns, const char *local_name, xmlDocPtr *ret_doc) {
         xmlDocPtr doc;
         xmlNodePtr root;
@@ -498,7 +499,7 @@ static xmlNodePtr parse_element(const char *xml, const char *ns, const char *loc
         if (!doc)
                 return NULL;
         root = xmlDocGetRootElement(doc);
-        if (!root || !root->ns || !xmlStrEqual(root->ns->href, X(ns)) || !xmlStrEqual(root->name, X(local_name))) {
+        if (!root || (root->ns && !xmlStrEqual(root->ns->href, X(ns))) || !xmlStrEqual(root->name, X(local_name))) {
                 xmlFreeDoc(doc);
                 return NULL;
         }

@@ -24,6 +24,10 @@ images=$("$MHTEST_SOURCE_ROOT/tools/build-guest-images.sh") || { say "FAIL: cann
 LAB=mhguest
 h=$LAB-h1
 cleanup() {
+        if [ "$FAILS" -gt 0 ] && [ -n "${h:-}" ]; then
+                say "journal of the guest units:"
+                hx "$h" journalctl -b -q -o short-monotonic -u 'mhtest-guest@*' | tail -60
+        fi
         lab_down
 }
 trap cleanup EXIT
@@ -71,9 +75,10 @@ dom=mhtest-gs-g1
 show() { hx "$h" systemctl show -P "$2" "$1"; }
 # wait_for SECONDS DESCRIPTION CMD...: until CMD succeeds (states change asynchronously)
 wait_for() {
-        local deadline=$((SECONDS + $1)) what=$2; shift 2
+        local secs=$1 what=$2; shift 2
+        local deadline=$((SECONDS + secs))
         until "$@"; do
-                if [ $SECONDS -ge $deadline ]; then fail "$what (after $1 s)"; return 1; fi
+                if [ $SECONDS -ge $deadline ]; then fail "$what (after $secs s)"; return 1; fi
                 sleep 0.5
         done
         pass "$what"
