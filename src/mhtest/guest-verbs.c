@@ -6,11 +6,14 @@
  *   connect    libvirt, with its event loop (lifecycle and metadata events, close callback)
  *   find       a domain of that name already running here (migrated in, or left by a run of the
  *              service that died) is adopted when its mhtest metadata says it is this guest
- *   prepare    only when creating: host facts and domain XML, overlays of the disk images
- *   start      the transient domain, then READY=1 once the ready marker is on the console
+ *   prepare    only when creating: host facts and domain XML, overlays of the disk images;
+ *              either way the cloud-init seed and the management address (guest-access.h)
+ *   start      the transient domain, then READY=1 once the ready marker is on the console and
+ *              the SSH forward runs
  *   supervise  libvirt's events until the domain ends or SIGTERM; WATCHDOG=1 meanwhile
  *   stop       ACPI power button, ShutdownTimeoutSec=, then destroy
- *   cleanup    overlays removed once the domain is gone
+ *   cleanup    overlays removed once the domain is gone; seed, reservation and forward when
+ *              the run ends (guest_access_done())
  *
  * How the domain ended decides the exit status: 0 when it was stopped here or migrated away
  * (to the host the coordinator recorded), non-zero with a GUEST_FAILED journal event saying
@@ -24,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 #include "accel.h"
 #include "fileio.h"
+#include "guest-access.h"
 #include "guest-image.h"
 #include "guest-placement.h"
 #include "log.h"
@@ -64,6 +68,7 @@ typedef struct GuestRun {
         bool kvm;
 
         GuestOverlays overlays;
+        GuestAccess access;
         char *xml;
 
         virConnectPtr conn;
@@ -89,6 +94,7 @@ static void quiet_libvirt_errors(void *userdata, virErrorPtr e) {
 }
 
 static void guest_run_done(GuestRun *r) {
+        guest_access_done(&r->access); /* before the connection closes: it uses it */
         if (r->timer > 0)
                 (void) virEventRemoveTimeout(r->timer);
         if (r->sig_watch > 0)
@@ -179,7 +185,7 @@ static int guest_run_init(GuestRun *r, const char *arg) {
 static int guest_build_xml(GuestRun *r) {
         _cleanup_(config_diagnostics_done) ConfigDiagnostics d = {};
         _cleanup_(guest_placement_done) GuestPlacement p = {};
-        _cleanup_free_ char *vhost_dir = NULL;
+        _cleanup_free_ char *vhost_dir = NULL, *seed = NULL;
         const GuestSection *g = r->g;
         GuestXmlOptions o = {};
         int k;
@@ -221,8 +227,11 @@ static int guest_build_xml(GuestRun *r) {
                 log_warning("Guest %s: VCPUPinning=auto: too few free cores, some vCPUs share housekeeping "
                             "CPUs.", r->guest);
 
-        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", r->job) < 0)
+        if (asprintf_safe(&vhost_dir, "/run/mhtest/%s", r->job) < 0 ||
+            guest_access_seed_path(g, r->name, &seed) < 0)
                 return log_oom();
+        o.seed = seed;
+        o.management_network = g->management_network;
         o.vhost_user_dir = vhost_dir;
         o.nested_feature = p.nested_feature;
         o.vcpus = &p.vcpus;
@@ -250,10 +259,13 @@ static int guest_print_xml(GuestRun *r) {
         return fflush(stdout) == 0 ? 0 : log_error_errno(-errno, "Failed to write the XML: %m");
 }
 
-/* Everything the domain needs on this host before it is created. Further preparations (a
- * cloud-init seed, a management network) go here, each undone by guest_run_cleanup(). */
+/* Everything the domain needs on this host before it is created. */
 static int guest_run_prepare(GuestRun *r) {
         int k;
+
+        k = guest_access_prepare(&r->access, r->conn, r->c, r->g, r->index, r->guest, r->name, false);
+        if (k < 0)
+                return k;
 
         k = guest_overlays_create(arg_root, r->job, r->instance, r->g, &r->overlays);
         if (k == -ENOENT)
@@ -494,6 +506,9 @@ static int guest_run_find(GuestRun *r) {
         (void) virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL, GUEST_MIGRATION_NS,
                                     VIR_DOMAIN_AFFECT_LIVE);
         r->adopted = true;
+        k = guest_access_prepare(&r->access, r->conn, r->c, r->g, r->index, r->guest, r->name, true);
+        if (k < 0)
+                return k;
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STARTED, NULL,
                   "Guest %s is already running here as %s (%s), adopting it.", r->guest, r->name,
                   state == VIR_DOMAIN_PAUSED ? "paused" : "running");
@@ -613,6 +628,13 @@ static int guest_run_report(GuestRun *r) {
 
 static int guest_run_supervise(GuestRun *r) {
         int k;
+
+        k = guest_access_start(&r->access, r->g);
+        if (k < 0) {
+                if (!r->adopted)
+                        (void) guest_run_destroy(r);
+                return k;
+        }
 
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_READY, NULL, "Guest %s is ready.", r->guest);
         (void) sd_notifyf(false, "READY=1\nSTATUS=Guest %s running as %s", r->guest, r->name);
