@@ -29,6 +29,7 @@
 #include "fileio.h"
 #include "guest-access.h"
 #include "guest-image.h"
+#include "guest-instance.h"
 #include "guest-placement.h"
 #include "log.h"
 #include "message-ids.h"
@@ -155,16 +156,10 @@ static int guest_run_init(GuestRun *r, const char *arg) {
         k = load_job(r->c, r->job, &r->j);
         if (k < 0)
                 return k;
-        for (size_t i = 0; i < r->j->n_guests; i++)
-                if (streq(r->j->guests[i]->section.name, colon + 1))
-                        r->g = r->j->guests[i];
-        if (!r->g)
-                return log_error_errno(-ENOENT, "Job %s has no [Guest %s].", r->job, colon + 1);
+        if (guest_instance_find(r->j, colon + 1, &r->g, &r->index) < 0)
+                return log_error_errno(-ENOENT, "Job %s has no guest %s ([Guest %s], or an instance GUEST-N of a "
+                                                "[Guest GUEST] with Count=N).", r->job, colon + 1, colon + 1);
         r->guest = r->g->section.name;
-        if (r->g->count > 1)
-                return log_error_errno(-EOPNOTSUPP, "Guest %s: Count=%u is not supported by the service yet.",
-                                       r->guest, r->g->count);
-        r->index = 0;
         if (guest_domain_name(r->job, r->g, r->index, &r->name) < 0 ||
             guest_serial_log_path(r->name, &r->serial) < 0)
                 return log_oom();
@@ -662,6 +657,11 @@ int verb_guest(int argc, char *argv[]) {
         k = guest_run_init(&r, argv[1]);
         if (k < 0)
                 return k;
+        if (r.g->launcher && arg_print_xml)
+                return log_error_errno(-EOPNOTSUPP, "Guest %s runs under Launcher=: it has no domain XML.",
+                                       argv[1]);
+        if (r.g->launcher)
+                return guest_launcher_run(r.j, r.g, r.index);
         if (arg_print_xml)
                 return guest_print_xml(&r);
 
