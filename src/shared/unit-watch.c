@@ -144,6 +144,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (!u)
                 return 0;
         (void) free_and_strdup(&u->job_result, result);
+        u->job_result_id = id;
         u->dirty = true;
         return 0;
 }
@@ -300,7 +301,8 @@ int unit_watch_new(sd_bus *bus, char *const *units, UnitWatch **ret) {
          * them anyway, and Subscribe does no harm there. */
         r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &e, NULL,
                                NULL);
-        if (r < 0)
+        /* a connection subscribes once; the next watch on the same bus finds it subscribed */
+        if (r < 0 && !sd_bus_error_has_name(&e, "org.freedesktop.systemd1.AlreadySubscribed"))
                 return bus_error(&e, r, "Subscribe", "manager");
         r = add_match(w, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved", on_job_removed, w);
         if (r >= 0)

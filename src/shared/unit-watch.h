@@ -20,6 +20,7 @@ typedef struct UnitState {
         uint32_t job_id;     /* 0: no job pending */
         char *job_type;      /* "start", "stop", "restart", ...; NULL without a job */
         char *job_result;    /* result of the last job of this unit seen to finish, or NULL */
+        uint32_t job_result_id; /* the id of that job */
         bool oneshot;        /* a service of Type=oneshot: its ExecStart= is one piece of work */
         bool dirty;          /* a signal said something changed since the last read */
 } UnitState;
