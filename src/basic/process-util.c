@@ -61,7 +61,7 @@ int spawn_wait(char * const *argv) {
         return wait_for_exit(pid);
 }
 
-int spawn_capture(char * const *argv, char **ret_stdout) {
+static int capture(char * const *argv, bool with_stderr, char **ret_stdout) {
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, allocated = 0;
         int pipefd[2], r;
@@ -69,7 +69,7 @@ int spawn_capture(char * const *argv, char **ret_stdout) {
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
-        r = spawn_async(argv, -1, pipefd[1], -1, &pid);
+        r = spawn_async(argv, -1, pipefd[1], with_stderr ? pipefd[1] : -1, &pid);
         close(pipefd[1]);
         if (r < 0) {
                 close(pipefd[0]);
@@ -103,6 +103,14 @@ int spawn_capture(char * const *argv, char **ret_stdout) {
         if (ret_stdout)
                 *ret_stdout = TAKE_PTR(buf);
         return r;
+}
+
+int spawn_capture(char * const *argv, char **ret_stdout) {
+        return capture(argv, false, ret_stdout);
+}
+
+int spawn_capture_all(char * const *argv, char **ret_output) {
+        return capture(argv, true, ret_output);
 }
 
 int find_executable(const char *name, char **ret) {

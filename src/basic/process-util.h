@@ -11,5 +11,7 @@ int wait_for_exit(pid_t pid);
 int spawn_wait(char * const *argv);
 /* Run, capture stdout (stderr passes through), return exit status as spawn_wait(). */
 int spawn_capture(char * const *argv, char **ret_stdout);
+/* The same with stderr into the same buffer, in the order written. */
+int spawn_capture_all(char * const *argv, char **ret_output);
 /* Search PATH; returns 0 with the absolute path, -ENOENT if not found. */
 int find_executable(const char *name, char **ret);
