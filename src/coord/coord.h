@@ -9,6 +9,7 @@ typedef struct CoordOptions {
         uint64_t timeout_usec;
         bool keep; /* leave the job running on the hosts after the run */
         const char *lava_scripts; /* LAVA's lava_test_shell directory, NULL: the default */
+        char **expected_hashes; /* "mhtest config hash JOB" as each host of [Job] Hosts= must print it */
 } CoordOptions;
 
 int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o);

@@ -2,6 +2,8 @@
 /* mhtest-coord: provisions the hosts of a job and drives cross-host migration of its guests. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include "config.h"
 #include "config-log.h"
 #include "coord.h"
@@ -9,6 +11,7 @@
 #include "journal.h"
 #include "log.h"
 #include "mhtest-build.h"
+#include "preflight.h"
 #include "schedule.h"
 #include "shells.h"
 #include "state.h"
@@ -122,6 +125,11 @@ static int verb_plan(Config *c, JobConfig *j) {
         return 0;
 }
 
+/* libvirt prints every error to stderr by default; the coordinator reports the ones that matter
+ * itself (virGetLastErrorMessage() in the thread that made the call), with their context. */
+static void virt_error_quiet(void *userdata, virErrorPtr e) {
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_JUNIT, ARG_KEEP, ARG_TIMEOUT, ARG_LAVA_SCRIPTS };
         static const struct option options[] = {
@@ -143,6 +151,7 @@ int main(int argc, char *argv[]) {
         int opt, r;
 
         log_setup("mhtest-coord");
+        virSetErrorFunc(NULL, virt_error_quiet);
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (opt) {
                 case 'h':
@@ -215,8 +224,14 @@ int main(int argc, char *argv[]) {
         if (streq(verb, "plan"))
                 return verb_plan(c, j) < 0 ? 1 : 0;
 
+        _cleanup_strv_free_ char **hashes = NULL;
+        r = preflight_expected_hashes(c, job, j->job->hosts, &hashes);
+        if (r < 0) {
+                log_error_errno(r, "Failed to hash job \"%s\" as its hosts read it: %m", job);
+                return 1;
+        }
         CoordOptions o = { .json_file = arg_json_file, .junit_file = arg_junit_file,
                            .timeout_usec = arg_timeout_usec, .keep = arg_keep,
-                           .lava_scripts = arg_lava_scripts };
+                           .lava_scripts = arg_lava_scripts, .expected_hashes = hashes };
         return coord_run(c, j, &o) < 0 ? 1 : 0;
 }
