@@ -645,8 +645,11 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         n_all++;
                 }
         }
-        /* the run ends when every test shell has ended too */
-        if (!shells_wait(shells))
+        /* the run ends when every test shell has ended too; an interrupted run does not wait
+         * for them (shells_free() stops what is left) */
+        if (run_interrupted())
+                ok = false;
+        else if (!shells_wait(shells))
                 ok = false;
         json_object_object_add(out, "tests", shells_to_json(shells));
         if (run_interrupted()) {
