@@ -592,6 +592,8 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         if (strv_contains(failed_guests, st->guest)) {
                                 json_object *sk = json_object_new_object();
 
+                                sync_barrier_arrive(st->barrier, false); /* do not hold the section's others */
+
                                 printf("  SKIP %s: %s -> %s  an earlier migration of %s failed\n", st->guest,
                                        st->from, st->to, st->guest);
                                 json_object_object_add(sk, "migration", json_object_new_string(st->migration->section.name));
@@ -605,6 +607,7 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                                             .from = find_host(hosts, n_hosts, st->from),
                                             .to = find_host(hosts, n_hosts, st->to) };
                         if (!t->from || !t->to || pthread_create(&t->thread, NULL, step_thread, t) != 0) {
+                                sync_barrier_arrive(st->barrier, false);
                                 log_error("Failed to start the migration of %s.", st->guest);
                                 migrations_ok = false;
                                 continue;
