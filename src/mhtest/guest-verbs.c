@@ -67,6 +67,7 @@ typedef struct GuestRun {
         char *serial;
         char *config_hash;
         bool kvm;
+        bool create_refused; /* libvirt rejected the domain as configured */
 
         GuestOverlays overlays;
         GuestAccess access;
@@ -529,6 +530,26 @@ static int guest_run_destroy(GuestRun *r) {
         return 0;
 }
 
+/* The exit status of a guest this host refuses to start as configured (unknown guest, missing
+ * files, a domain libvirt rejects): a restart cannot help, so the unit's RestartPreventExitStatus=
+ * lists it and systemd fails the unit at once instead of restarting it every RestartSec=. 78 is
+ * EX_CONFIG, which systemd shows as "CONFIG". */
+#define GUEST_EXIT_REFUSED 78
+
+/* libvirt errors that mean the domain as configured cannot be created, whatever the retry. */
+static bool virt_error_is_config(void) {
+        switch (virGetLastErrorCode()) {
+        case VIR_ERR_NO_NETWORK:
+        case VIR_ERR_XML_ERROR:
+        case VIR_ERR_XML_DETAIL:
+        case VIR_ERR_CONFIG_UNSUPPORTED:
+        case VIR_ERR_INVALID_ARG:
+                return true;
+        default:
+                return false;
+        }
+}
+
 static int guest_run_start(GuestRun *r) {
         const char *marker = r->g->ready_marker ?: r->g->prompt;
         int k;
@@ -536,9 +557,11 @@ static int guest_run_start(GuestRun *r) {
         /* a fresh console log, so that an old ready marker does not count */
         (void) unlink(r->serial);
         r->dom = virDomainCreateXML(r->conn, r->xml, 0);
-        if (!r->dom)
+        if (!r->dom) {
+                r->create_refused = virt_error_is_config();
                 return log_event(LOG_ERR, EIO, MHTEST_MESSAGE_GUEST_FAILED, NULL, "Failed to start guest %s (%s): %s",
                                  r->guest, r->name, virt_error());
+        }
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_GUEST_STARTED, NULL, "Started guest %s as %s (%s).", r->guest,
                   r->name, r->kvm ? "KVM" : "TCG");
         if (!marker)
@@ -656,7 +679,7 @@ int verb_guest(int argc, char *argv[]) {
 
         k = guest_run_init(&r, argv[1]);
         if (k < 0)
-                return k;
+                return arg_print_xml ? k : GUEST_EXIT_REFUSED;
         if (r.g->launcher && arg_print_xml)
                 return log_error_errno(-EOPNOTSUPP, "Guest %s runs under Launcher=: it has no domain XML.",
                                        argv[1]);
@@ -673,8 +696,15 @@ int verb_guest(int argc, char *argv[]) {
                 return k;
         if (k == 0) {
                 k = guest_run_prepare(&r);
-                if (k >= 0)
-                        k = guest_run_start(&r);
+                if (k < 0) {
+                        guest_run_cleanup(&r);
+                        return GUEST_EXIT_REFUSED;
+                }
+                k = guest_run_start(&r);
+                if (k < 0 && !r.dom && r.create_refused) {
+                        guest_run_cleanup(&r);
+                        return GUEST_EXIT_REFUSED;
+                }
                 if (k == -ECANCELED) {
                         (void) guest_run_stop(&r);
                         guest_run_cleanup(&r);
