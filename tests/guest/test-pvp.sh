@@ -9,6 +9,9 @@
 # and a permanent ARP entry, so the echo requests are all it sends). Once with testpmd the
 # vhost-user server and QEMU the client, once the other way round; libvirt is asked which side
 # its domain took. "systemctl stop" leaves no domain, no testpmd and no socket behind.
+# Then the refusals, each with what it names and nothing started: a vhost-user port testpmd does
+# not have (file, line and key; no unit starts), a missing initrd (the same, from the guest
+# service's host check), a libvirt network the host does not have (libvirt's refusal, named).
 . "$(dirname "$0")/../system/lib.sh"
 require_lab_capable
 command -v dpdk-testpmd >/dev/null || skip "dpdk-testpmd is not installed (dpdk-dev)"
@@ -91,6 +94,59 @@ print(" ".join(s.get("path") + " " + s.get("mode") for s in d.findall("devices/i
         check "DPDK runtime directory removed" hx "$H" test ! -e "/var/run/dpdk/mhtest-$J"
 }
 
+# refused JOB UNIT MESSAGE CONF : "systemctl start mhtest@JOB" of CONF fails, UNIT's journal
+# holds MESSAGE, a refused guest service was not restarted (exit 78, RestartPreventExitStatus=)
+# and no domain of JOB was ever defined (the guest is transient: none kept).
+refused() {
+        local J=$1 unit=$2 msg=$3
+        say "--- refused: $msg"
+        printf '%s\n' "$4" | hx "$H" sh -c "cat > /etc/mhtest/jobs.d/$J.conf && systemctl daemon-reload"
+        check "systemctl start mhtest@$J fails" start_fails "$J"
+        check "the journal of $unit says: $msg" journal_says "$unit" "$msg"
+        if [ "$unit" != "mhtest@$J.service" ]; then
+                check_eq "$unit failed with exit status 78 (refused as configured)" 78 \
+                        "$(hx "$H" systemctl show -P ExecMainStatus "$unit")"
+                check_eq "$unit was not restarted" 0 "$(hx "$H" systemctl show -P NRestarts "$unit")"
+        fi
+        check_eq "no domain of $J" "" "$(hx "$H" virsh -q -c qemu:///system list --all --name | grep "^mhtest-$J-")"
+        # (libvirt may open the domain's own log before it refuses: the serial log is QEMU's)
+        check_eq "the guest's QEMU never ran (no serial console log)" "" \
+                "$(hx "$H" sh -c "ls /var/log/libvirt/qemu/mhtest-$J-*serial* 2>/dev/null")"
+        hx "$H" systemctl stop "mhtest@$J.service" "mhtest-guest@$J:vnf.service"
+        hx "$H" systemctl reset-failed
+        hx "$H" rm -f "/etc/mhtest/jobs.d/$J.conf"
+}
+start_fails() { ! hx "$H" systemctl start "mhtest@$1.service"; }
+# (grep reads everything: with pipefail, an early grep -q exit would fail the writer)
+journal_says() { hx "$H" journalctl --no-pager -o cat -u "$1" | grep -cF -- "$2" >/dev/null; }
+
 run_pvp pvps server
 run_pvp pvpc client
+
+# config validation: the job does not start at all, testpmd included
+refused badport mhtest@badport.service \
+        '/etc/mhtest/jobs.d/badport.conf:5: [Guest vnf] Interfaces=: "vhost-user:vh9/52:54:00:00:00:02" is not a vhost-user port of [Testpmd] Ports=' \
+        "[Testpmd]
+Ports=vhost-user:vh0 vhost-user:vh1
+[Guest vnf]
+Kernel=/var/lib/mhtest/images/vmlinuz
+Interfaces=vhost-user:vh0/52:54:00:00:00:01 vhost-user:vh9/52:54:00:00:00:02"
+check_eq "mhtest-testpmd@badport never started" "" \
+        "$(hx "$H" systemctl show -P ActiveEnterTimestamp mhtest-testpmd@badport.service)"
+# host checks: the guest service names the file before it asks libvirt for anything
+refused noimage mhtest-guest@noimage:vnf.service \
+        '/etc/mhtest/jobs.d/noimage.conf:4: [Guest vnf] Initrd=: "/var/lib/mhtest/images/initrd-none.gz" cannot be used on this host' \
+        "[Guest vnf]
+Type=qemu
+Kernel=/var/lib/mhtest/images/vmlinuz
+Initrd=/var/lib/mhtest/images/initrd-none.gz"
+# a libvirt network this host does not have: libvirt refuses the domain, the service says so
+refused nonet mhtest-guest@nonet:vnf.service \
+        "Failed to start guest vnf (mhtest-nonet-vnf)" \
+        "[Guest vnf]
+Type=qemu
+Kernel=/var/lib/mhtest/images/vmlinuz
+Initrd=/var/lib/mhtest/images/initrd-pvp.gz
+Interfaces=network:mhtest-no-such-net"
+check "the journal names the missing network" journal_says mhtest-guest@nonet:vnf.service mhtest-no-such-net
 finish
