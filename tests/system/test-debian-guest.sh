@@ -35,6 +35,10 @@ lab_up mhdeb 1 --images="$images"
 h=mhdeb-h1
 addr=$(sed -n 's/^Address=//p' /run/mhtest/hosts.d/$h.conf | head -1)
 [ -n "$addr" ] || { say "FAIL: no lab address for $h"; exit 1; }
+# nspawn mounts /proc/sys read-only; libvirt writes the new bridge's IPv6 sysctls. The lab host
+# has its own network namespace, so its /proc/sys/net is its own: made writable there only.
+hx "$h" sh -c 'mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net' ||
+        fail "make the lab host's /proc/sys/net writable"
 ssh-keygen -q -t ed25519 -N "" -C mhtest-test -f "$T/key"
 hx "$h" sh -c 'mkdir -p /etc/mhtest/keys && cat > /etc/mhtest/keys/test.pub' < "$T/key.pub"
 
