@@ -21,6 +21,13 @@ check() { # check DESCRIPTION CMD... : pass if CMD succeeds
 check_eq() { # check_eq DESCRIPTION EXPECTED ACTUAL
         if [ "$2" = "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
 }
+check_empty() { # check_empty DESCRIPTION CMD... : pass if CMD succeeds and prints nothing
+        local what=$1 out rc; shift
+        out=$("$@" 2>&1); rc=$?
+        if [ $rc -ne 0 ]; then fail "$what: the command failed ($rc): $out"
+        elif [ -n "$out" ]; then fail "$what: got '$out'"
+        else pass "$what"; fi
+}
 finish() {
         if [ "$FAILS" -gt 0 ]; then say "$FAILS assertion(s) failed"; exit 1; fi
         say "all assertions passed"; exit 0

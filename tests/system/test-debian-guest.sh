@@ -18,20 +18,17 @@ command -v genisoimage >/dev/null || fail "genisoimage is not installed (tools/i
 
 images=$("$MHTEST_SOURCE_ROOT/tools/build-debian-guest.sh") || { say "FAIL: cannot build the Debian guest"; exit 1; }
 T=$(mktemp -d)
-overlay=
 cleanup() {
         lab_down
-        [ -n "$overlay" ] && rm -f "$overlay"
         rm -rf "$T"
 }
 trap cleanup EXIT
-# The guest writes to its disk: a per-run qcow2 over the cached image, next to it in the
-# directory the lab hosts see as /var/lib/mhtest/images.
-overlay=$images/test-run-$$.qcow2
-qemu-img create -q -f qcow2 -F raw -b "$images/debian.raw" "$overlay" || { say "FAIL: qemu-img create"; exit 1; }
+# The cached image is the guest's base (the lab hosts see its directory as
+# /var/lib/mhtest/images): mhtest-guest@ attaches a qcow2 overlay of it, never the image itself.
 sum_before=$(stat -c '%s %Y' "$images/debian.raw")
 
 lab_up mhdeb 1 --images="$images"
+trap cleanup EXIT
 h=mhdeb-h1
 addr=$(sed -n 's/^Address=//p' /run/mhtest/hosts.d/$h.conf | head -1)
 [ -n "$addr" ] || { say "FAIL: no lab address for $h"; exit 1; }
@@ -44,7 +41,7 @@ hx "$h" sh -c 'mkdir -p /etc/mhtest/keys && cat > /etc/mhtest/keys/test.pub' < "
 
 job="[Guest deb]
 Memory=768M
-Image=/var/lib/mhtest/images/${overlay##*/}
+Image=/var/lib/mhtest/images/debian.raw
 Kernel=/var/lib/mhtest/images/vmlinuz
 Initrd=/var/lib/mhtest/images/initrd.img
 KernelCommandLine=console=ttyS0 root=/dev/vda rw quiet
@@ -61,7 +58,8 @@ ReadyTimeoutSec=580
 printf '%s' "$job" | hx "$h" sh -c 'mkdir -p /etc/mhtest/jobs.d && cat > /etc/mhtest/jobs.d/dn.conf && systemctl daemon-reload' ||
         fail "write the job"
 
-check_eq "no network mhtest-mgmt before" "" "$(hx "$h" virsh -q -c qemu:///system net-list --all --name | grep -x mhtest-mgmt)"
+check_empty "no network mhtest-mgmt before" hx "$h" sh -c \
+        'n=$(virsh -q -c qemu:///system net-list --all --name) && { printf "%s\n" "$n" | grep -x mhtest-mgmt || :; }'
 t0=$SECONDS
 check "systemctl start mhtest@dn" hx "$h" systemctl start mhtest@dn.service
 say "guest ready (login: on its console) after $((SECONDS - t0)) s"
@@ -94,13 +92,19 @@ check_eq "guest agent: host name" debtest \
         "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["return"]["host-name"])' <<<"$agent" 2>/dev/null)"
 check "status shows the address" sh -c "\"$MHTEST\" lab exec $h -- mhtest status dn | grep -q 192.168.213.10"
 check "the seed ISO is attached" hx "$h" test -s /var/lib/mhtest/seed/mhtest-dn-deb.iso
+disks=$(hx "$h" virsh -q -c qemu:///system domblklist mhtest-dn-deb)
+check "libvirt runs vda on the overlay, not on the cached image" \
+        grep -Eq '^ *vda +/var/lib/mhtest/guests/dn/deb/vda\.qcow2$' <<<"$disks"
 
 check "systemctl stop mhtest@dn" hx "$h" systemctl stop mhtest@dn.service
-check_eq "no domain left" "" "$(hx "$h" virsh -q -c qemu:///system list --all --name | tr -d '[:space:]')"
-check_eq "no network mhtest-mgmt left" "" "$(hx "$h" virsh -q -c qemu:///system net-list --all --name | grep -x mhtest-mgmt)"
-check_eq "no seed ISO left" "" "$(hx "$h" find /var/lib/mhtest/seed -name '*.iso' 2>/dev/null)"
-check_eq "no reservation record left" "" "$(hx "$h" find /run/mhtest/networks -name '*.json' 2>/dev/null)"
-check_eq "nothing listens on port 2222" "" "$(hx "$h" ss -Hltn 'sport = :2222')"
-check_eq "no socket proxy left" "" "$(hx "$h" pgrep -f systemd-socket-proxyd)"
+check_empty "no domain left" hx "$h" sh -c 'n=$(virsh -q -c qemu:///system list --all --name) && printf "%s" "$n" | tr -d "[:space:]"'
+check_empty "no network mhtest-mgmt left" hx "$h" sh -c \
+        'n=$(virsh -q -c qemu:///system net-list --all --name) && { printf "%s\n" "$n" | grep -x mhtest-mgmt || :; }'
+check_empty "no overlay left" hx "$h" sh -c 'test ! -e /var/lib/mhtest/guests || find /var/lib/mhtest/guests -mindepth 1'
+check_empty "no seed ISO left" hx "$h" sh -c 'test ! -e /var/lib/mhtest/seed || find /var/lib/mhtest/seed -name "*.iso"'
+check_empty "no reservation record left" hx "$h" sh -c \
+        'test ! -e /run/mhtest/networks || find /run/mhtest/networks -name "*.json"'
+check_empty "nothing listens on port 2222" hx "$h" ss -Hltn 'sport = :2222'
+check_empty "no socket proxy left" hx "$h" sh -c 'pgrep -af "systemd-socket-prox[y]d" || [ $? = 1 ]'
 check_eq "the cached image is unchanged" "$sum_before" "$(stat -c '%s %Y' "$images/debian.raw")"
 finish
