@@ -128,7 +128,7 @@ _mhtest_labs() {
 _mhtest() {
         local verbs='config check apply revert status testpmd testpmd-console guest vms console job lab'
         local opts_arg='--root= --log-level= --name= --hosts= --from= --backend= --images= --timeout='
-        local opts_flag='-h --help --version --json --all -q --quiet'
+        local opts_flag='-h --help --version --json --all -q --quiet --print-xml --prepare-incoming --remove-incoming'
         local steps='nested hugepages vfio bridge'
         local levels='debug info notice warning err'
         local -a words=() args=()

@@ -7,6 +7,8 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <json-c/json.h>
+#include "guest-image.h"
+#include "guest-seed.h"
 #include "log.h"
 #include "message-ids.h"
 #include "migrate.h"
@@ -98,6 +100,61 @@ static int guest_exec(virDomainPtr d, char * const *argv, unsigned timeout_s, ch
         return -ETIMEDOUT;
 }
 
+/* A guest with disk images, a cloud-init seed or a management network migrates without shared
+ * storage: its destination makes beforehand, as the guest's own service there would, what QEMU
+ * opens there (the overlays at the same paths over the same base images, the seed ISO, the
+ * network with the guest's reservation) and libvirt copies the overlays' top layers over NBD
+ * (VIR_MIGRATE_NON_SHARED_INC); the destination's service owns them once it adopted the domain.
+ * A migration that did not arrive takes them back. */
+static bool guest_needs_incoming(const GuestSection *g) {
+        return g->image || strv_length(g->disks) > 0 || guest_wants_seed(g) || g->management_address;
+}
+
+/* "mhtest guest OPTION JOB:GUEST" on the destination; its exit status, or a negative errno. */
+static int incoming_run(const RemoteHost *to, const char *job, const char *guest, const char *option,
+                        char **ret_output) {
+        _cleanup_free_ char *arg = NULL;
+
+        if (asprintf_safe(&arg, "%s:%s", job, guest) < 0)
+                return -ENOMEM;
+        return remote_ssh_capture(to, 10, STRV_MAKE("mhtest", "guest", option, arg), ret_output);
+}
+
+static void incoming_remove(const MigrationStep *st, const char *job, const RemoteHost *to) {
+        _cleanup_free_ char *out = NULL;
+        int k;
+
+        k = incoming_run(to, job, st->guest, "--remove-incoming", &out);
+        if (k != 0)
+                log_warning("Could not remove on %s what the migration of %s would have used (mhtest guest "
+                            "--remove-incoming: %s): %s", st->to, st->guest, k < 0 ? strerror(-k) : "failed",
+                            strna(out));
+        else
+                log_info("Removed on %s the overlays, seed and reservation prepared for %s.", st->to, st->guest);
+}
+
+/* "vda (2.1 MiB allocated of 2048.0 MiB), vdb (...)": the overlays libvirt copies, as the
+ * source's QEMU has them now. */
+static char *disks_describe(virDomainPtr dom, char *const *targets) {
+        _cleanup_free_ char *s = NULL;
+
+        STRV_FOREACH (t, targets) {
+                virDomainBlockInfo info;
+                char *n = NULL;
+
+                if (virDomainGetBlockInfo(dom, *t, &info, 0) >= 0)
+                        (void) asprintf_safe(&n, "%s%s%s (%.1f MiB allocated of %.1f MiB)", strempty(s), s ? ", " : "",
+                                             *t, info.allocation / 1048576.0, info.capacity / 1048576.0);
+                else
+                        (void) asprintf_safe(&n, "%s%s%s", strempty(s), s ? ", " : "", *t);
+                if (!n)
+                        return NULL;
+                free(s);
+                s = n;
+        }
+        return TAKE_PTR(s);
+}
+
 /* A thread beside the blocking migration call watches libvirt's job: it draws the progress line,
  * switches Mode=postcopy to post-copy when pre-copy reached PostcopyAfterIterations=, sent
  * PostcopyAfterPercent= of memory or stopped converging, and aborts the job after TimeoutSec=
@@ -114,6 +171,9 @@ typedef struct MigrationMonitor {
         bool postcopy;           /* virDomainMigrateStartPostCopy() succeeded */
         char *postcopy_reason;
         uint64_t last_iteration, last_iteration_remaining;
+        bool disks; /* storage migration: keep libvirt's disk figures of the running job */
+        bool disk_seen;
+        unsigned long long disk_total, disk_processed, disk_remaining;
 } MigrationMonitor;
 
 #define MONITOR_INTERVAL_USEC (250 * USEC_PER_MSEC)
@@ -158,6 +218,11 @@ static void monitor_poll(MigrationMonitor *mon) {
         (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_REMAINING, &remaining);
         (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
         (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+        if (mon->disks && virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DISK_TOTAL, &mon->disk_total) > 0) {
+                mon->disk_seen = true;
+                (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DISK_PROCESSED, &mon->disk_processed);
+                (void) virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DISK_REMAINING, &mon->disk_remaining);
+        }
         virTypedParamsFree(params, nparams);
 
         if (mon->m->mode == MIGRATION_POSTCOPY && !mon->postcopy_tried && total > 0 &&
@@ -184,7 +249,7 @@ static void *monitor_thread(void *p) {
         struct timespec now, deadline = {}, next;
         bool timed = mon->m->timeout_usec > 0;
         /* nothing to draw or decide: ask libvirt nothing during the migration, only keep time */
-        bool polls = mon->progress_slot >= 0 || mon->m->mode == MIGRATION_POSTCOPY;
+        bool polls = mon->progress_slot >= 0 || mon->m->mode == MIGRATION_POSTCOPY || mon->disks;
 
         clock_gettime(CLOCK_REALTIME, &now);
         if (timed) {
@@ -264,6 +329,10 @@ static int migration_fields(const MigrationStep *st, const MigrationResult *res,
                 return -ENOMEM;
         if (res && res->wall_ms > 0 && strv_extendf(&l, "WALL_MS=%" PRIu64, res->wall_ms) < 0)
                 return -ENOMEM;
+        uint64_t disk;
+        if (res && migration_result_get_stat(res, MIGRATION_STAT_DISK_PROCESSED, &disk) &&
+            strv_extendf(&l, "DISK_BYTES=%" PRIu64, disk) < 0)
+                return -ENOMEM;
         if (res && res->postcopy && strv_extend(&l, "POSTCOPY=1") < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(l);
@@ -300,7 +369,9 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         _cleanup_(virConnectClosep) virConnectPtr src = NULL, dst = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL, ddom = NULL;
         _cleanup_free_ char *data_uri = NULL, *dest_uri = NULL, *label = NULL, *reason = NULL;
-        _cleanup_strv_free_ char **fields = NULL;
+        _cleanup_strv_free_ char **fields = NULL, **disks = NULL;
+        _cleanup_free_ char *disks_copied = NULL;
+        bool incoming = false;
         const GuestSection *g = NULL;
         virTypedParameterPtr params = NULL;
         int nparams = 0, maxparams = 0, mr, k;
@@ -404,6 +475,33 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                 log_warning("Could not set the maximum downtime of %s: %s", res->domain,
                             virGetLastErrorMessage());
 
+        if (m->mode != MIGRATION_OFFLINE && guest_needs_incoming(g)) {
+                _cleanup_free_ char *out = NULL;
+
+                k = incoming_run(to, job, st->guest, "--prepare-incoming", &out);
+                if (k != 0) {
+                        sync_barrier_arrive(st->barrier, false);
+                        virTypedParamsFree(params, nparams);
+                        set_error(res, "%s could not prepare for the guest's disks, seed or management network "
+                                  "(mhtest guest --prepare-incoming: %s): %s", st->to,
+                                  k < 0 ? strerror(-k) : "failed", strna(out));
+                        return migration_fail(st, res, -EIO);
+                }
+                incoming = true;
+                if (guest_disk_targets(g, &disks) < 0 ||
+                    (disks && virTypedParamsAddStringList(&params, &nparams, &maxparams,
+                                                          VIR_MIGRATE_PARAM_MIGRATE_DISKS, (const char **) disks) < 0)) {
+                        sync_barrier_arrive(st->barrier, false);
+                        virTypedParamsFree(params, nparams);
+                        incoming_remove(st, job, to);
+                        return -ENOMEM;
+                }
+                if (disks) {
+                        flags |= VIR_MIGRATE_NON_SHARED_INC;
+                        disks_copied = disks_describe(dom, disks);
+                }
+        }
+
         /* Synchronized=: every guest of the section is ready; they go together. */
         sync_barrier_arrive(st->barrier, true);
 
@@ -417,12 +515,16 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                             virGetLastErrorMessage());
 
         (void) migration_fields(st, NULL, &fields);
-        log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_STARTED, fields, "Migrating %s from %s to %s (%s, round %u).",
-                  st->guest, st->from, st->to, m->section.name, st->round);
+        if (disks && strv_extendf(&fields, "DISKS=%s", strempty(disks_copied)) < 0)
+                log_oom();
+        log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_STARTED, fields, "Migrating %s from %s to %s (%s, round %u)%s%s.",
+                  st->guest, st->from, st->to, m->section.name, st->round,
+                  disks ? ", copying the top layer of disk " : "", strempty(disks_copied));
         fields = strv_free(fields);
         if (asprintf_safe(&label, "%s %s -> %s", st->guest, st->from, st->to) < 0)
                 label = NULL;
         MigrationMonitor mon = { .dom = dom, .m = m, .progress_slot = label ? progress_open(label) : -1,
+                                 .disks = disks != NULL,
                                  .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
         pthread_t mon_tid;
         bool monitored = m->mode != MIGRATION_OFFLINE && pthread_create(&mon_tid, NULL, monitor_thread, &mon) == 0;
@@ -450,6 +552,8 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                                   virGetLastErrorMessage());
                 else
                         res->error = virt_error_dup();
+                if (incoming)
+                        incoming_remove(st, job, to);
                 return migration_fail(st, res, -EIO);
         }
 
@@ -471,6 +575,14 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                 ddom = dom;
         } else if (ddom)
                 read_job_stats(ddom, res);
+        /* libvirt's completed job on the destination has no disk figures of a storage migration
+         * (0 in libvirt 9.0): the source's running job had them, as its last poll saw them */
+        uint64_t dt = 0;
+        if (mon.disk_seen && (!migration_result_get_stat(res, MIGRATION_STAT_DISK_TOTAL, &dt) || dt == 0)) {
+                migration_result_set_stat(res, MIGRATION_STAT_DISK_TOTAL, mon.disk_total);
+                migration_result_set_stat(res, MIGRATION_STAT_DISK_PROCESSED, mon.disk_processed);
+                migration_result_set_stat(res, MIGRATION_STAT_DISK_REMAINING, mon.disk_remaining);
+        }
         res->ok = true;
         res->coord_ms = now_ms() - t_begin - t_workload;
 
@@ -503,9 +615,14 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
 
         (void) migration_fields(st, res, &fields);
         progress_clear();
+        uint64_t disk_bytes = 0;
+        _cleanup_free_ char *disk_note = NULL, *disk_names = disks ? strv_join(disks, " ") : NULL;
+        if (disk_names && migration_result_get_stat(res, MIGRATION_STAT_DISK_PROCESSED, &disk_bytes) &&
+            asprintf_safe(&disk_note, ", %" PRIu64 " bytes of disk %s", disk_bytes, disk_names) < 0)
+                disk_note = NULL;
         log_event(LOG_INFO, 0, MHTEST_MESSAGE_MIGRATION_COMPLETED, fields,
-                  "Migrated %s from %s to %s: downtime %" PRIu64 " ms, total %" PRIu64 " ms, %" PRIu64 " bytes%s.",
+                  "Migrated %s from %s to %s: downtime %" PRIu64 " ms, total %" PRIu64 " ms, %" PRIu64 " bytes%s%s.",
                   st->guest, st->from, st->to, res->downtime_ms, res->elapsed_ms, res->data_bytes,
-                  res->postcopy ? ", post-copy" : "");
+                  strempty(disk_note), res->postcopy ? ", post-copy" : "");
         return 0;
 }

@@ -30,6 +30,8 @@
 #include "guest-access.h"
 #include "guest-image.h"
 #include "guest-instance.h"
+#include "guest-network.h"
+#include "guest-seed.h"
 #include "guest-placement.h"
 #include "log.h"
 #include "message-ids.h"
@@ -136,6 +138,7 @@ static void guest_run_ended(GuestRun *r, GuestEnd end, const char *what) {
 }
 
 bool arg_print_xml = false;
+GuestIncoming arg_guest_incoming = GUEST_INCOMING_NONE;
 
 /* --- init ----------------------------------------------------------------------------------- */
 
@@ -285,6 +288,94 @@ static void guest_run_cleanup(GuestRun *r) {
                 log_warning_errno(k, "Failed to remove the overlays in %s, ignoring: %m", dir);
         else if (k > 0)
                 log_debug("Removed the overlays of guest %s.", r->guest);
+}
+
+/* --- incoming: a migration to this host ------------------------------------------------------
+ *
+ * A guest migrates without shared storage (VIR_MIGRATE_NON_SHARED_INC): libvirt copies the top
+ * layer of each overlay over NBD into a file that must exist here already, at the same path,
+ * backed by the same base image (which every host has at the same path); QEMU here opens the
+ * seed ISO (a read-only cdrom, not copied) and the management network. "--prepare-incoming"
+ * makes all of that as the guest's own service would before creating the domain, and leaves it:
+ * the service that adopts the migrated domain here owns it from then on (it removes the
+ * overlays once the domain is gone, the seed and the reservation when it ends).
+ * "--remove-incoming" takes it back after a migration that did not arrive. */
+
+static int guest_incoming_connect(GuestRun *r) {
+        const char *uri = getenv("MHTEST_LIBVIRT_URI") ?: "qemu:///system";
+        _cleanup_(virDomainFreep) virDomainPtr d = NULL;
+
+        virSetErrorFunc(NULL, quiet_libvirt_errors);
+        r->conn = virConnectOpen(uri);
+        if (!r->conn)
+                return log_error_errno(-ECONNREFUSED, "Failed to connect to libvirt at %s: %s", uri, virt_error());
+        /* the files of a domain that runs here belong to its service */
+        d = virDomainLookupByName(r->conn, r->name);
+        if (d && virDomainIsActive(d) == 1)
+                return log_error_errno(-EBUSY, "Domain %s runs on this host: its files belong to the service "
+                                               "of guest %s here, not to a migration.", r->name, r->guest);
+        return 0;
+}
+
+static int guest_prepare_incoming(GuestRun *r) {
+        int k;
+
+        k = guest_incoming_connect(r);
+        if (k < 0)
+                return k;
+        /* the seed (same host name and keys; a new instance-id, as at every start) and the
+         * management reservation; on failure guest_run_done() takes back what was made */
+        k = guest_access_prepare(&r->access, r->conn, r->c, r->g, r->index, r->guest, r->name, false);
+        if (k < 0)
+                return k;
+        k = guest_overlays_create(arg_root, r->job, r->instance, r->g, &r->overlays);
+        if (k == -ENOENT)
+                return log_error_errno(k, "Guest %s: qemu-img is not installed; it makes the overlays.", r->guest);
+        if (k < 0)
+                return log_error_errno(k, "Guest %s: failed to create the overlays of its disk images in %s: %m",
+                                       r->guest, GUEST_IMAGE_DIR);
+        /* one line per disk the migration copies: TARGET PATH (what the coordinator names) */
+        if (r->overlays.image)
+                printf("vda %s\n", r->overlays.image);
+        STRV_FOREACH (d, r->overlays.disks)
+                printf("%s %s\n", strrchr(*d, '/') + 1, *d); /* ".../vdb.qcow2" */
+        if (fflush(stdout) != 0) {
+                k = log_error_errno(-errno, "Failed to write the disk list: %m");
+                guest_run_cleanup(r);
+                return k;
+        }
+        log_info("Guest %s: ready for an incoming migration: %s%s%s%s.", r->guest,
+                 r->overlays.dir ? "overlays in " : "", strempty(r->overlays.dir),
+                 r->access.seed ? (r->overlays.dir ? ", seed " : "seed ") : "", strempty(r->access.seed));
+        /* handed over: the service that adopts the domain owns them */
+        free(r->access.seed);
+        r->access.seed = NULL;
+        r->access.reserved = false;
+        return 0;
+}
+
+static int guest_remove_incoming(GuestRun *r) {
+        _cleanup_free_ char *seed = NULL;
+        int k, ret = 0;
+
+        k = guest_incoming_connect(r);
+        if (k < 0)
+                return k;
+        guest_run_cleanup(r);
+        if (guest_access_seed_path(r->g, r->name, &seed) < 0)
+                return log_oom();
+        if (seed) {
+                k = guest_seed_remove(seed);
+                if (k < 0)
+                        ret = log_error_errno(k, "Failed to remove %s: %m", seed);
+        }
+        k = guest_network_release(r->conn, arg_root, r->name);
+        if (k < 0)
+                ret = log_error_errno(k, "Guest %s: failed to release its management network reservation: %m",
+                                      r->guest);
+        if (ret == 0)
+                log_info("Guest %s: removed what a migration here would have used.", r->guest);
+        return ret;
 }
 
 /* --- libvirt's events ------------------------------------------------------------------------ */
@@ -679,14 +770,21 @@ int verb_guest(int argc, char *argv[]) {
 
         k = guest_run_init(&r, argv[1]);
         if (k < 0)
-                return arg_print_xml ? k : GUEST_EXIT_REFUSED;
+                return arg_print_xml || arg_guest_incoming != GUEST_INCOMING_NONE ? k : GUEST_EXIT_REFUSED;
         if (r.g->launcher && arg_print_xml)
                 return log_error_errno(-EOPNOTSUPP, "Guest %s runs under Launcher=: it has no domain XML.",
+                                       argv[1]);
+        if (r.g->launcher && arg_guest_incoming != GUEST_INCOMING_NONE)
+                return log_error_errno(-EOPNOTSUPP, "Guest %s runs under Launcher=: it does not migrate.",
                                        argv[1]);
         if (r.g->launcher)
                 return guest_launcher_run(r.j, r.g, r.index);
         if (arg_print_xml)
                 return guest_print_xml(&r);
+        if (arg_guest_incoming == GUEST_INCOMING_PREPARE)
+                return guest_prepare_incoming(&r);
+        if (arg_guest_incoming == GUEST_INCOMING_REMOVE)
+                return guest_remove_incoming(&r);
 
         k = guest_run_connect(&r);
         if (k < 0)

@@ -48,9 +48,11 @@ static const Verb verbs[] = {
           "(unit and domain state, host, addresses, the last console lines)." },
         { "testpmd", 2, 2, verb_testpmd, "testpmd JOB", "Run testpmd for JOB under supervision (service main)." },
         { "testpmd-console", 2, 2, verb_testpmd_console, "testpmd-console JOB", "Attach to the running testpmd prompt." },
-        { "guest", 2, 2, verb_guest, "guest [--print-xml] JOB:GUEST",
+        { "guest", 2, 2, verb_guest, "guest [--print-xml] [--prepare-incoming] [--remove-incoming] JOB:GUEST",
           "Run a libvirt guest under supervision (service main), or print its XML.\n"
-          "--print-xml prints the domain XML this host would start and starts nothing." },
+          "--print-xml prints the domain XML this host would start and starts nothing.\n"
+          "--prepare-incoming makes the overlays, seed and management reservation a migration\n"
+          "of the guest to this host needs; --remove-incoming removes them again." },
         { "vms", 3, 4, verb_vms, "vms start|wait|list JOB [ROLE]",
           "Start the guests of JOB that the job does not start (AutoStart=no), or those of ROLE;\n"
           "wait until they are ready (--timeout=SEC), or list the job's guests and their units' states.\n"
@@ -142,7 +144,8 @@ int verb_not_implemented(int argc, char *argv[]) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_LOG_LEVEL, ARG_JSON, ARG_ALL,
-               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES, ARG_PRINT_XML, ARG_TIMEOUT };
+               ARG_LAB_NAME, ARG_LAB_HOSTS, ARG_LAB_FROM, ARG_LAB_BACKEND, ARG_LAB_IMAGES, ARG_PRINT_XML, ARG_PREPARE_INCOMING,
+               ARG_REMOVE_INCOMING, ARG_TIMEOUT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -152,6 +155,8 @@ int main(int argc, char *argv[]) {
                 { "all", no_argument, NULL, ARG_ALL },
                 { "quiet", no_argument, NULL, 'q' },
                 { "print-xml", no_argument, NULL, ARG_PRINT_XML }, /* guest */
+                { "prepare-incoming", no_argument, NULL, ARG_PREPARE_INCOMING }, /* guest */
+                { "remove-incoming", no_argument, NULL, ARG_REMOVE_INCOMING },   /* guest */
                 { "timeout", required_argument, NULL, ARG_TIMEOUT }, /* vms wait */
                 /* mhtest lab */
                 { "name", required_argument, NULL, ARG_LAB_NAME },
@@ -194,6 +199,12 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_PRINT_XML:
                         arg_print_xml = true;
+                        break;
+                case ARG_PREPARE_INCOMING:
+                        arg_guest_incoming = GUEST_INCOMING_PREPARE;
+                        break;
+                case ARG_REMOVE_INCOMING:
+                        arg_guest_incoming = GUEST_INCOMING_REMOVE;
                         break;
                 case ARG_TIMEOUT:
                         if (parse_time_usec(optarg, USEC_PER_SEC, &arg_timeout_usec) < 0) {

@@ -30,6 +30,12 @@ int verb_testpmd_console(int argc, char *argv[]);
 int testpmd_status(const char *job, json_object *out);
 int verb_guest(int argc, char *argv[]);      /* guest-verbs.c */
 extern bool arg_print_xml;                   /* guest --print-xml */
+typedef enum GuestIncoming {
+        GUEST_INCOMING_NONE,
+        GUEST_INCOMING_PREPARE, /* guest --prepare-incoming */
+        GUEST_INCOMING_REMOVE,  /* guest --remove-incoming */
+} GuestIncoming;
+extern GuestIncoming arg_guest_incoming;
 int verb_job(int argc, char *argv[]);        /* job-verbs.c */
 struct UnitWatch;
 struct UnitState;

@@ -18,6 +18,19 @@ void guest_overlays_done(GuestOverlays *o) {
         *o = (GuestOverlays) {};
 }
 
+int guest_disk_targets(const GuestSection *g, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        char dev = 'a';
+
+        if (g->image && strv_extendf(&l, "vd%c", dev++) < 0)
+                return -ENOMEM;
+        STRV_FOREACH (d, g->disks)
+                if (strv_extendf(&l, "vd%c", dev++) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 int guest_overlay_dir(const char *root, const char *job, const char *instance, char **ret) {
         _cleanup_free_ char *p = strjoin(GUEST_IMAGE_DIR "/", job, "/", instance);
 

@@ -20,6 +20,10 @@ typedef struct GuestOverlays {
 
 void guest_overlays_done(GuestOverlays *o);
 
+/* The domain's targets of g's overlays, in order: vda for Image= when set, the disks follow
+ * (each overlay is named TARGET.qcow2). An empty list (NULL) when g has no disk image. */
+int guest_disk_targets(const GuestSection *g, char ***ret);
+
 int guest_overlay_dir(const char *root, const char *job, const char *instance, char **ret);
 /* The format of a disk image as qemu-img detects it ("raw", "qcow2", ...). -EBADMSG when
  * qemu-img names none, -ENOENT when qemu-img is not installed. */

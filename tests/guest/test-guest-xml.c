@@ -20,9 +20,11 @@
 #include "config.h"
 #include "cpu-topology.h"
 #include "fileio.h"
+#include "guest-image.h"
 #include "guest-placement.h"
 #include "process-util.h"
 #include "string-util.h"
+#include "strv.h"
 #include "virt-util.h"
 
 static char root[] = "/tmp/mhtest-guest-xml-XXXXXX";
@@ -319,6 +321,20 @@ static void test_disks_with_kernel(void **state) {
         assert_xpath(doc, "count(/domain/devices/disk)", "1");
         assert_xpath(doc, "string(/domain/devices/disk/target/@dev)", "vda");
         xmlFreeDoc(doc);
+
+        /* the targets a migration copies (VIR_MIGRATE_PARAM_MIGRATE_DISKS) are the XML's */
+        _cleanup_strv_free_ char **t1 = NULL, **t2 = NULL, **t3 = NULL;
+        assert_int_equal(guest_disk_targets(guest(l.j, "vm1"), &t1), 0);
+        assert_int_equal(strv_length(t1), 3);
+        assert_string_equal(t1[0], "vda");
+        assert_string_equal(t1[1], "vdb");
+        assert_string_equal(t1[2], "vdc");
+        assert_int_equal(guest_disk_targets(guest(l.j, "vm2"), &t2), 0);
+        assert_int_equal(strv_length(t2), 1);
+        assert_string_equal(t2[0], "vda");
+        _cleanup_(loaded_done) Loaded k = load("[Guest vm3]\nKernel=/srv/vmlinuz\n");
+        assert_int_equal(guest_disk_targets(guest(k.j, "vm3"), &t3), 0);
+        assert_null(t3);
 }
 
 /* What adoption compares: the metadata a domain is created with, parsed back. */

@@ -95,7 +95,7 @@ static void test_values_every_type(void **state) {
                    "Host=host2\n"
                    "Memory=1536M\n"
                    "VCPUs=2\n"                        /* unsigned */
-                   "Kernel=/var/lib/images/vmlinuz\n" /* a guest with disks cannot migrate */
+                   "Kernel=/var/lib/images/vmlinuz\n"
                    "VCPUPinning=4-5\n"                /* CPU set */
                    "Interfaces=vhost-user:v0/52:54:00:AB:CD:EF bridge:br0 management\n"
                    "[Bridge br0]\n"
