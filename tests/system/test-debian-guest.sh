@@ -20,6 +20,8 @@
 #              figures, equal to virsh domjobinfo --completed.
 #   check      back to host 1 with a Workload= that kills that process: Check= fails, so the run
 #              fails (exit status, JUnit failure), and the guest is supervised where libvirt runs it.
+#   abort      to host 2 at 1 MiB/s with TimeoutSec=2: the coordinator aborts it, the guest runs on
+#              supervised on host 1, and host 2 has no overlay, seed or network left.
 #   stop       "systemctl stop" on both hosts leaves no domain, network, reservation record,
 #              overlay, seed ISO or listener; the cached image is unchanged.
 . "$(dirname "$0")/lib.sh"
@@ -197,6 +199,33 @@ assert kv.get('check') == 'fail' and int(kv.get('disk_processed', 0)) > 0, kv
 EOP
 where "$h1"
 check_empty "no overlay left on $h2" dir_empty "$h2" /var/lib/mhtest/guests
+
+# ---- abort: a migration libvirt does not complete takes back what the destination prepared ----
+dropin="[Guest deb]
+Host=$h1
+
+[Migration m]
+From=$h1
+To=$h2
+Workload=true
+Bandwidth=1M
+TimeoutSec=2
+"
+printf '%s' "$dropin" > "$T/etc/mhtest/jobs.d/dn.conf.d/back.conf"
+for h in $h1 $h2; do
+        printf '%s' "$dropin" | hx "$h" sh -c 'cat > /etc/mhtest/jobs.d/dn.conf.d/back.conf && systemctl daemon-reload' ||
+                fail "write the drop-in on $h"
+done
+ctl "$COORD" --root="$T" run dn --keep --timeout=300 > "$T/m3.out" 2>&1
+rc=$?
+sed 's/^/    | /' "$T/m3.out"
+check "mhtest-coord run dn ($h1 -> $h2 at 1 MiB/s, TimeoutSec=2): exit status non-zero" test "$rc" != 0
+check "the coordinator says it aborted and removed what $h2 prepared" sh -c \
+        "grep -q 'aborted after TimeoutSec=2s' '$T/m3.out' && grep -q 'Removed on $h2 the overlays, seed and reservation' '$T/m3.out'"
+where "$h1"
+check_empty "no overlay left on $h2" dir_empty "$h2" /var/lib/mhtest/guests
+check_empty "no seed ISO left on $h2" dir_empty "$h2" /var/lib/mhtest/seed -name "*.iso"
+check_empty "no network mhtest-mgmt left on $h2" net_named "$h2"
 
 # ---- stop: nothing left on either host ----
 for h in $h1 $h2; do
