@@ -88,8 +88,6 @@ grep -v '^#' "$JOBFILE" | cat -s
 for h in "${hosts[@]}"; do
         hx "$h" -- sh -c "mkdir -p /etc/mhtest/jobs.d && cat > /etc/mhtest/jobs.d/$JOB.conf && systemctl daemon-reload" \
                 < "$JOBFILE" || exit 1
-        # the journal catalog explains each mhtest event (journalctl -x)
-        hx "$h" -- journalctl --update-catalog >/dev/null 2>&1
 done
 ctl_root=$(mktemp -d)
 mkdir -p "$ctl_root/etc/mhtest/jobs.d" "$ctl_root/run/mhtest/hosts.d"
@@ -98,7 +96,7 @@ cp /run/mhtest/hosts.d/"$LAB"-h*.conf "$ctl_root/run/mhtest/hosts.d/"
 echo "$LAB-ctl" > "$ctl_root/etc/hostname"
 
 say "mhtest-coord plan $JOB (acts on nothing)"
-run hx "$LAB-ctl" -- "$COORD" --root="$ctl_root" plan "$JOB" || exit 1
+run "$M" lab exec "$LAB-ctl" -- "$COORD" --root="$ctl_root" plan "$JOB" || exit 1
 
 say "mhtest-coord run $JOB: preflight, provisioning, migrations, report, stop"
 echo "(after each migration, \"libvirt:\" is what virsh list says runs on each host)"
@@ -107,7 +105,7 @@ json=$OUT/$JOB.json
 junit=$OUT/$JOB.xml
 rm -f "$json" "$junit"
 # stdbuf: the coordinator's lines as they come (a pipe is not a TTY: no progress lines)
-printf '$ %s\n' "$COORD --root=$ctl_root run $JOB --json=$json --junit=$junit"
+printf '$ %s\n' "$M lab exec $LAB-ctl -- $COORD --root=$ctl_root run $JOB --json=$json --junit=$junit"
 hx "$LAB-ctl" -- stdbuf -oL "$COORD" --root="$ctl_root" run "$JOB" --json="$json" --junit="$junit" 2>&1 |
         python3 -u -c '
 import os, select, subprocess, sys
