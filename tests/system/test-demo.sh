@@ -33,13 +33,13 @@ check_eq "tools/demo.sh exit status" 0 "$rc"
 json=$T/migrate-demo.json
 check "the demo wrote its JSON report" test -s "$json"
 check "the demo wrote its JUnit report" test -s "$T/migrate-demo.xml"
-check_eq "migrations: guest from>to, passed, guest after (JSON)" \
+check_eq "migrations in the order of the plan: guest from>to, passed, guest after (JSON)" \
         "g1 demo-h1>demo-h2 True demo-h2;g1 demo-h2>demo-h1 True demo-h1;g1 demo-h1>demo-h2 True demo-h2;g2 demo-h2>demo-h1 True demo-h1;" \
         "$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
 print("".join("%s %s>%s %s %s;" % (m["guest"], m["from"], m["to"], m["passed"], m["guest_after"]["host"])
-              for m in sorted(r["migrations"], key=lambda m: (m["started_usec"], m["guest"]))))' "$json" 2>&1)"
+              for m in r["migrations"]))' "$json" 2>&1)"
 check_eq "the whole run passed (JSON)" True "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["passed"])' "$json" 2>&1)"
 
 # what libvirt said after each migration phase, in order (virsh list --state-running on each host)
