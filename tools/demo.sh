@@ -165,6 +165,7 @@ sys.exit(0 if r["migrations"] and r["passed"] else 1)
 EOP
 
 say "The guests' own story: the TICK n lines each printed on its serial console, on each host"
+echo "(a host's serial log holds the guest's last stay there: an incoming migration starts it afresh)"
 for g in g1 g2; do
         for h in "${hosts[@]}"; do
                 echo "$h"
