@@ -3,7 +3,7 @@
 # Build the Debian test guest that proves cloud-init's SSH key and hostname, the management
 # network's DHCP reservation, the SSH port forward and the QEMU guest agent against the real
 # programs that consume them. Debian packages only (mmdebstrap, minbase variant, no
-# recommends, no documentation): systemd, udev, openssh-server, qemu-guest-agent, cloud-init
+# recommends, no documentation): systemd, udev, dbus, openssh-server, qemu-guest-agent, cloud-init
 # reading nothing but a NoCloud seed (datasource_list: [ NoCloud, None ]), systemd-networkd
 # with DHCP on every Ethernet NIC, the cloud kernel. A serial getty on ttyS0 comes from
 # console=ttyS0. Boots directly (no boot loader) with
@@ -24,7 +24,11 @@ log() { echo "build-debian-guest: $*" >&2; }
 mkdir -p "$dir"
 exec 9>"$dir/.lock"
 flock 9
-if [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ] && [ -s "$dir/debian.raw" ]; then
+# dbus: mhtest-coord's guest shells run "systemd-run --pipe --wait", which talks to systemd
+# over the system bus. A cached image built from another package list is built again.
+packages=linux-image-cloud-amd64,systemd,systemd-sysv,udev,dbus,openssh-server,qemu-guest-agent,cloud-init,iproute2,netbase,iputils-ping
+if [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ] && [ -s "$dir/debian.raw" ] &&
+        [ "$(cat "$dir/packages" 2>/dev/null)" = "$packages" ]; then
         echo "$dir"
         exit 0
 fi
@@ -55,7 +59,7 @@ tree=$work/tree
 t0=$SECONDS
 
 mmdebstrap --mode=root --variant=minbase --quiet \
-        --include=linux-image-cloud-amd64,systemd,systemd-sysv,udev,openssh-server,qemu-guest-agent,cloud-init,iproute2,netbase,iputils-ping \
+        --include="$packages" \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
@@ -90,5 +94,6 @@ chmod 644 "$work/vmlinuz" "$work/initrd.img" "$work/debian.raw"
 mv "$work/vmlinuz" "$dir/vmlinuz"
 mv "$work/initrd.img" "$dir/initrd.img"
 mv "$work/debian.raw" "$dir/debian.raw"
+echo "$packages" > "$dir/packages"
 log "$(basename "$kernel"), ${size} MiB disk, $((SECONDS - t0)) s in all"
 echo "$dir"

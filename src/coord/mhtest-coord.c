@@ -117,7 +117,10 @@ static int verb_plan(Config *c, JobConfig *j) {
                 return log_oom();
         if (arg_json_file) {
                 _cleanup_json_ json_object *o = schedule_to_json(j, &s);
-                const char *str = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+                const char *str;
+
+                json_object_object_add(o, "tests", shells_plan_to_json(c, j));
+                str = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 r = write_file_atomic(arg_json_file, str, 0644);
                 if (r < 0)
                         return log_error_errno(r, "Failed to write %s: %m", arg_json_file);

@@ -68,7 +68,7 @@ static int bus_escape(const char *s, char **ret) {
 
 /* The ssh command line of a host: key, config and port from hosts.d/, never a prompt, a bounded
  * connect. */
-static int ssh_argv_full(const RemoteHost *h, unsigned connect_timeout_s, char ***ret) {
+static int ssh_argv_opts(const RemoteHost *h, unsigned connect_timeout_s, char *const *extra, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *port = NULL, *timeout = NULL;
 
@@ -82,14 +82,26 @@ static int ssh_argv_full(const RemoteHost *h, unsigned connect_timeout_s, char *
                 return -ENOMEM;
         if (h->identity_file && (strv_extend(&argv, "-i") < 0 || strv_extend(&argv, h->identity_file) < 0))
                 return -ENOMEM;
-        if (strv_extend(&argv, "--") < 0 || strv_extend(&argv, h->ssh_target) < 0)
+        if (strv_extend_strv(&argv, (char **) extra) < 0 || strv_extend(&argv, "--") < 0 || strv_extend(&argv, h->ssh_target) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(argv);
         return 0;
 }
 
+static int ssh_argv_full(const RemoteHost *h, unsigned connect_timeout_s, char ***ret) {
+        return ssh_argv_opts(h, connect_timeout_s, NULL, ret);
+}
+
 int remote_ssh_argv(const RemoteHost *h, char ***ret) {
         return ssh_argv_full(h, 10, ret);
+}
+
+int remote_ssh_forward_argv(const RemoteHost *h, const char *address, unsigned port, char ***ret) {
+        _cleanup_free_ char *dest = NULL;
+
+        if (asprintf_safe(&dest, "[%s]:%u", address, port) < 0)
+                return -ENOMEM;
+        return ssh_argv_opts(h, 10, STRV_MAKE("-W", dest), ret);
 }
 
 /* ssh hands the remote side one command line for its shell: only words that mean the same to a

@@ -22,6 +22,9 @@ void remote_host_done(RemoteHost *h);
 int remote_host_from_config(const Config *c, const char *name, RemoteHost *ret);
 /* "ssh [options from hosts.d/] -- user@address": append the remote command's words. */
 int remote_ssh_argv(const RemoteHost *h, char ***ret);
+/* "ssh [options from hosts.d/] -W [ADDRESS]:PORT -- user@address": the host's sshd connects to
+ * ADDRESS:PORT and ssh relays that connection on its stdin and stdout (a ProxyCommand). */
+int remote_ssh_forward_argv(const RemoteHost *h, const char *address, unsigned port, char ***ret);
 /* Run cmd (words a shell takes as they are, else -EINVAL) on the host over ssh, with BatchMode and
  * a connect timeout; its stdout and stderr (ssh's own errors included) in *ret_output. Returns
  * the exit status (255: ssh failed), or a negative errno. */

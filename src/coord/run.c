@@ -647,7 +647,10 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         guest_place_done(&t->place);
                         n_all++;
                 }
+                /* [Test] After= a migration of this phase */
+                shells_migrations_settled(shells, &s, i + 1);
         }
+        shells_migrations_settled(shells, &s, s.n_phases);
         /* the run ends when every test shell has ended too; an interrupted run does not wait
          * for them (shells_free() stops what is left) */
         if (run_interrupted())
@@ -711,7 +714,14 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                         ok = false;
                 }
         }
-        printf("%s: %zu migration(s), %s\n", j->name, n_all, ok ? "all passed" : "FAILED");
+        {
+                size_t n_tests, n_test_failures;
+
+                /* the shells and the testcases in them, as the JUnit report counts them */
+                shells_count(shells, &n_tests, &n_test_failures);
+                printf("%s: %zu migration(s), %zu test(s) (%zu failed), %s\n", j->name, n_all, n_tests,
+                       n_test_failures, ok ? "all passed" : "FAILED");
+        }
 
         if (have_signal_thread) {
                 pthread_cancel(sig_tid);

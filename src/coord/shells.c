@@ -8,16 +8,21 @@
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <libvirt/libvirt.h>
 #include "fileio.h"
+#include "guest-instance.h"
 #include "lava.h"
 #include "log.h"
 #include "message-ids.h"
 #include "process-util.h"
 #include "remote.h"
+#include "report.h"
+#include "schedule.h"
 #include "shells.h"
 #include "string-util.h"
 #include "strv.h"
 #include "time-util.h"
+#include "virt-util.h"
 
 #define SHELL_TAIL_LINES 20U
 /* after TimeoutSec= systemd stops the unit (RuntimeMaxSec=); the controller waits this long more
@@ -25,6 +30,10 @@
 #define SHELL_GRACE_USEC (30 * USEC_PER_SEC)
 #define JOIN_TIMEOUT_USEC (120 * USEC_PER_SEC)
 #define DEFAULT_LAVA_SCRIPTS "/usr/lib/python3/dist-packages/lava_dispatcher/lava_test_shell"
+/* a guest shell waits this long at most for the guest's sshd (cloud-init may still be running
+ * when the guest's ReadyMarker= appeared), within TimeoutSec= */
+#define GUEST_SSH_WAIT_USEC (300 * USEC_PER_SEC)
+#define GUEST_SSH_RETRY_USEC (2 * USEC_PER_SEC)
 
 typedef struct ShellCase {
         char *name;
@@ -33,13 +42,23 @@ typedef struct ShellCase {
 
 typedef enum ShellState { SHELL_PENDING, SHELL_RUNNING, SHELL_DONE } ShellState;
 
+/* a mhtest-migrated-NAME message as sent, for the groups of After= tests that start later */
+typedef struct ShellMessage {
+        char *id;
+        char **pairs;
+} ShellMessage;
+
 typedef struct Shell {
         ShellRun *run;
         const TestSection *test;
-        const char *target;
+        char *target; /* the host, or the guest instance (GUEST or GUEST-N) */
         bool guest;
-        RemoteHost remote;
+        const GuestSection *guest_section;
+        unsigned guest_index;
+        RemoteHost remote; /* the host; for a guest, the host it runs on when the shell starts */
         bool have_remote;
+        char **ssh;        /* "ssh ... -- user@target": the remote command follows */
+        bool guest_scripts; /* LAVA's scripts were copied into the guest */
         char *client_name;
         char *role;
         char *unit;
@@ -77,6 +96,10 @@ struct ShellRun {
         LavaClient self;
         char self_hostname[256];
         bool self_registered;
+        char **migrations_ended; /* [Migration] sections all of whose steps have ended */
+        ShellMessage *messages;  /* under lock */
+        size_t n_messages;
+        char **self_groups; /* After= groups mhtest-coord has joined, under lock */
         bool launched;
         bool cancel;
         pthread_mutex_t lock;
@@ -87,15 +110,17 @@ static bool shell_in_first_group(const Shell *s) {
         return strv_length(s->test->after) == 0;
 }
 
-static int shell_add(ShellRun *r, const TestSection *t, const char *target, bool guest, const char *role) {
+static int shell_add(ShellRun *r, const TestSection *t, const char *target, const GuestSection *g, unsigned index) {
         Shell *n = realloc(r->shells, sizeof(Shell) * (r->n_shells + 1)), *s;
+        const char *role = g ? g->role : NULL;
 
         if (!n)
                 return -ENOMEM;
         r->shells = n;
         s = &r->shells[r->n_shells++];
-        *s = (Shell) { .run = r, .test = t, .target = target, .guest = guest, .exit_status = -1 };
-        if (asprintf_safe(&s->client_name, "%s@%s", t->section.name, target) < 0 ||
+        *s = (Shell) { .run = r, .test = t, .guest = !!g, .guest_section = g, .guest_index = index,
+                       .exit_status = -1 };
+        if (!(s->target = strdup(target)) || asprintf_safe(&s->client_name, "%s@%s", t->section.name, target) < 0 ||
             !(s->role = strdup(t->role ?: role ?: t->section.name)) ||
             asprintf_safe(&s->unit, "mhtest-test-%s-%s.service", r->j->name, t->section.name) < 0)
                 return -ENOMEM;
@@ -110,15 +135,25 @@ static int shells_build(ShellRun *r) {
                 const TestSection *t = j->tests[i];
 
                 STRV_FOREACH(h, t->hosts)
-                        if ((k = shell_add(r, t, *h, false, NULL)) < 0)
+                        if ((k = shell_add(r, t, *h, NULL, 0)) < 0)
                                 return k;
+                /* Guest=NAME: every instance of [Guest NAME]; Guest=NAME-N: that instance; Role=
+                 * alone: every instance of every guest of that role */
                 for (size_t g = 0; g < j->n_guests; g++) {
                         const GuestSection *gs = j->guests[g];
-                        bool named = strv_contains(t->guests, gs->section.name);
                         bool by_role = t->role && strv_length(t->hosts) == 0 && strv_length(t->guests) == 0 &&
                                        streq_ptr(gs->role, t->role);
-                        if ((named || by_role) && (k = shell_add(r, t, gs->section.name, true, gs->role)) < 0)
-                                return k;
+
+                        for (unsigned n = 0; n < MAX(gs->count, 1U); n++) {
+                                _cleanup_free_ char *inst = NULL;
+
+                                if (guest_instance_name(gs, n, &inst) < 0)
+                                        return -ENOMEM;
+                                if ((by_role || strv_contains(t->guests, gs->section.name) ||
+                                     strv_contains(t->guests, inst)) &&
+                                    (k = shell_add(r, t, inst, gs, n)) < 0)
+                                        return k;
+                        }
                 }
         }
         /* the groups: the shells that start together; an After= test's shells form their own */
@@ -165,7 +200,7 @@ static int lava_group_string(const ShellRun *r, const Shell *self, char **ret) {
         return 0;
 }
 
-static int ssh_run(const RemoteHost *h, const char *command);
+static int ssh_run(char *const *ssh, const char *command);
 
 static void shell_log(Shell *s, int level, const char *message_id, char **extra, const char *fmt, ...)
         _printf_(5, 6);
@@ -250,7 +285,7 @@ static void shell_vms(Shell *s, const char *line) {
                 q = shell_quote(s->run->j->name);
                 if (!q || asprintf_safe(&cmd, "mhtest vms %s %s", map[i].verb, q) < 0)
                         return;
-                r = ssh_run(&s->remote, cmd);
+                r = ssh_run(s->ssh, cmd);
                 shell_log(s, r == 0 ? LOG_INFO : LOG_ERR, MHTEST_MESSAGE_TEST_OUTPUT, STRV_MAKE("STREAM=mhtest-coord"),
                           "%s: exit status %d", cmd, r);
                 (void) shell_add_case(s, map[i].testcase, r == 0);
@@ -374,22 +409,18 @@ static int shell_command(const Shell *s, char ***ret) {
                 free(joined);
                 joined = n;
         }
-        k = remote_ssh_argv(&s->remote, &argv);
-        if (k < 0)
-                return k;
-        if (strv_extend(&argv, joined) < 0)
+        argv = strv_copy(s->ssh);
+        if (!argv || strv_extend(&argv, joined) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(argv);
         return 0;
 }
 
-static int ssh_run(const RemoteHost *h, const char *command) {
-        _cleanup_strv_free_ char **argv = NULL;
-        int r = remote_ssh_argv(h, &argv);
+/* ssh: "ssh ... -- user@target" of a host or a guest */
+static int ssh_run(char *const *ssh, const char *command) {
+        _cleanup_strv_free_ char **argv = strv_copy((char **) ssh);
 
-        if (r < 0)
-                return r;
-        if (strv_extend(&argv, command) < 0)
+        if (!argv || strv_extend(&argv, command) < 0)
                 return -ENOMEM;
         return spawn_wait(argv);
 }
@@ -399,7 +430,7 @@ static void shell_stop_unit(Shell *s) {
 
         /* "systemctl stop" of a unit that is gone (--collect) succeeds */
         if (q && asprintf_safe(&cmd, "systemctl stop %s", q) >= 0)
-                (void) ssh_run(&s->remote, cmd);
+                (void) ssh_run(s->ssh, cmd);
 }
 
 static void shell_run_host(Shell *s) {
@@ -474,6 +505,136 @@ static void shell_run_host(Shell *s) {
                 s->timed_out = true;
 }
 
+static int scripts_install(ShellRun *r, char *const *ssh_prefix);
+
+/* ManagementAddress= without its /PREFIX */
+static char *guest_ssh_address(const GuestSection *g) {
+        const char *slash = strchr(g->management_address, '/');
+        return slash ? strndup(g->management_address, slash - g->management_address) : strdup(g->management_address);
+}
+
+/* Which host of the job runs the guest instance now, asked of libvirt there (a migration may
+ * have moved it): the first host where its domain is running. */
+static int guest_locate_host(Shell *s, const char **ret_host) {
+        const JobConfig *j = s->run->j;
+        _cleanup_free_ char *domain = NULL;
+
+        if (guest_domain_name(j->name, s->guest_section, s->guest_index, &domain) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(h, j->job->hosts) {
+                RemoteHost rh = {};
+                virConnectPtr conn = NULL;
+                virDomainPtr dom = NULL;
+                int state = VIR_DOMAIN_NOSTATE, reason;
+
+                if (remote_host_from_config(s->run->c, *h, &rh) < 0)
+                        continue;
+                conn = virConnectOpen(rh.libvirt_uri);
+                dom = conn ? virDomainLookupByName(conn, domain) : NULL;
+                if (dom && virDomainGetState(dom, &state, &reason, 0) < 0)
+                        state = VIR_DOMAIN_NOSTATE;
+                if (dom)
+                        virDomainFree(dom);
+                if (conn)
+                        virConnectClose(conn);
+                remote_host_done(&rh);
+                if (state == VIR_DOMAIN_RUNNING) {
+                        *ret_host = *h;
+                        return 0;
+                }
+        }
+        return -EHOSTUNREACH;
+}
+
+/* The guest's sshd at its ManagementAddress=, reached through the host it runs on: ssh's
+ * ProxyCommand is "ssh HOST -W [ADDRESS]:22" with the host's options from hosts.d/ (ssh runs
+ * it with /bin/sh, so every word is quoted, and '%' doubled against ssh's own %-tokens). */
+static int guest_ssh_argv(Shell *s, char ***ret) {
+        const GuestSection *g = s->guest_section;
+        _cleanup_strv_free_ char **jump = NULL, **argv = NULL;
+        _cleanup_free_ char *address = guest_ssh_address(g), *proxy = strdup("ProxyCommand=");
+        int k;
+
+        if (!address || !proxy)
+                return -ENOMEM;
+        k = remote_ssh_forward_argv(&s->remote, address, 22, &jump);
+        if (k < 0)
+                return k;
+        STRV_FOREACH(w, jump) {
+                _cleanup_free_ char *q = shell_quote(*w), *e = NULL;
+                char *n;
+                size_t m = 0;
+
+                if (!q || !(e = malloc(strlen(q) * 2 + 1)))
+                        return -ENOMEM;
+                for (const char *c = q; *c; c++) {
+                        if (*c == '%')
+                                e[m++] = '%';
+                        e[m++] = *c;
+                }
+                e[m] = 0;
+                if (!(n = strjoin(proxy, w == jump ? "" : " ", e)))
+                        return -ENOMEM;
+                free(proxy);
+                proxy = n;
+        }
+        /* the guest's host key is new with every overlay: not checked (the path to it is the
+         * host's authenticated SSH connection and the host's own management network) */
+        argv = strv_new("ssh", "-xT", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o",
+                        "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                        "-o", proxy);
+        if (!argv)
+                return -ENOMEM;
+        if (s->test->ssh_identity &&
+            (strv_extend(&argv, "-i") < 0 || strv_extend(&argv, s->test->ssh_identity) < 0 ||
+             strv_extend(&argv, "-o") < 0 || strv_extend(&argv, "IdentitiesOnly=yes") < 0))
+                return -ENOMEM;
+        if (strv_extend(&argv, "--") < 0 || strv_extendf(&argv, "%s@%s", s->test->ssh_user ?: "root", address) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+/* Find the guest's host, then copy LAVA's scripts into the guest, retrying while ssh cannot
+ * connect (the guest's sshd may not accept the key yet), until deadline. */
+static int shell_guest_prepare(Shell *s, uint64_t deadline) {
+        const char *host = NULL;
+        int k;
+
+        k = guest_locate_host(s, &host);
+        if (k < 0) {
+                (void) asprintf_safe(&s->error, "guest %s runs on no host of the job (asked libvirt on each)",
+                                     s->target);
+                return k;
+        }
+        if (remote_host_from_config(s->run->c, host, &s->remote) < 0) {
+                (void) asprintf_safe(&s->error, "host %s is not declared in hosts.d/", host);
+                return -ENOENT;
+        }
+        s->have_remote = true;
+        k = guest_ssh_argv(s, &s->ssh);
+        if (k < 0) {
+                s->error = strdup("out of memory");
+                return k;
+        }
+        shell_log(s, LOG_INFO, MHTEST_MESSAGE_TEST_OUTPUT, STRV_MAKE("STREAM=mhtest-coord"),
+                  "connecting to %s through %s", s->ssh[strv_length(s->ssh) - 1], host);
+        for (;;) {
+                k = scripts_install(s->run, s->ssh);
+                if (k == 0) {
+                        s->guest_scripts = true;
+                        return 0;
+                }
+                if (k != 255 || now_usec() + GUEST_SSH_RETRY_USEC >= deadline ||
+                    __atomic_load_n(&s->run->cancel, __ATOMIC_ACQUIRE))
+                        break;
+                (void) usleep(GUEST_SSH_RETRY_USEC);
+        }
+        (void) asprintf_safe(&s->error, "cannot install LAVA's helper scripts in guest %s over SSH through %s (%s)",
+                             s->target, host, k == 255 ? "ssh could not connect or log in" : "copy failed");
+        return -EIO;
+}
+
 static void shell_finish(Shell *s) {
         _cleanup_free_ char *fr = NULL, *fe = NULL, *fs = NULL;
         bool cases_ok = true;
@@ -495,6 +656,47 @@ static void shell_finish(Shell *s) {
 
 static void shells_launch_ready(ShellRun *r);
 
+/* The group of an After= test, once complete: mhtest-coord joins it as one more member (as in
+ * the first group) and sends it every mhtest-migrated-NAME sent so far, so a shell that starts
+ * after a migration lava-waits for it as the first group's shells do. Done by the first shell
+ * of the group that gets here. */
+static void shells_self_join(Shell *s) {
+        ShellRun *r = s->run;
+        LavaClient self;
+        ShellMessage *m = NULL;
+        size_t n = 0;
+        bool first;
+        int k;
+
+        if (r->j->n_migrations == 0)
+                return;
+        pthread_mutex_lock(&r->lock);
+        first = !strv_contains(r->self_groups, s->group_name);
+        if (first && strv_extend(&r->self_groups, s->group_name) < 0)
+                first = false;
+        if (first && r->n_messages > 0 && (m = calloc(r->n_messages, sizeof(ShellMessage))))
+                for (n = 0; n < r->n_messages; n++)
+                        m[n] = (ShellMessage) { .id = strdup(r->messages[n].id),
+                                                .pairs = strv_copy(r->messages[n].pairs) };
+        pthread_mutex_unlock(&r->lock);
+        if (!first)
+                return;
+        self = r->self;
+        self.group_name = s->group_name;
+        self.group_size = s->group_size;
+        k = lava_register(&self);
+        for (size_t i = 0; i < n; i++) {
+                if (k >= 0 && m[i].id && m[i].pairs &&
+                    lava_send(&self, m[i].id, m[i].pairs, now_usec() + JOIN_TIMEOUT_USEC) < 0)
+                        log_warning("Failed to send %s to the group %s.", m[i].id, s->group_name);
+                free(m[i].id);
+                strv_free(m[i].pairs);
+        }
+        free(m);
+        if (k < 0)
+                log_warning_errno(k, "mhtest-coord could not join the LAVA group %s: %m", s->group_name);
+}
+
 static void *shell_thread(void *p) {
         Shell *s = p;
 
@@ -502,22 +704,31 @@ static void *shell_thread(void *p) {
         if (__atomic_load_n(&s->run->cancel, __ATOMIC_ACQUIRE))
                 s->error = strdup("cancelled before it started: mhtest-coord was interrupted");
         else if (s->guest)
-                s->error = strdup("test shells in guests are not implemented yet (they need the guests' "
-                                  "management network and key)");
+                (void) shell_guest_prepare(s, MIN(s->begin_usec + GUEST_SSH_WAIT_USEC,
+                                                  s->test->timeout_usec > 0 ? s->begin_usec + s->test->timeout_usec
+                                                                            : UINT64_MAX));
         else if (!s->have_remote)
                 (void) asprintf_safe(&s->error, "host %s is not declared in hosts.d/", s->target);
         else if (!strv_contains(s->run->installed, s->target))
                 s->error = strdup("LAVA's helper scripts could not be installed on the host");
-        else if (!shell_in_first_group(s)) {
+        if (!s->error && !shell_in_first_group(s)) {
                 /* an After= test's shells form a group of their own, registered when they start */
                 int k = lava_register(&s->lava);
                 if (k >= 0)
                         k = lava_join(&s->lava, now_usec() + JOIN_TIMEOUT_USEC, &s->run->cancel);
                 if (k < 0)
                         (void) asprintf_safe(&s->error, "cannot join the LAVA group: %s", strerror(-k));
+                else
+                        shells_self_join(s);
         }
         if (!s->error)
                 shell_run_host(s);
+        if (s->guest_scripts) {
+                _cleanup_free_ char *q = shell_quote(s->run->remote_dir), *cmd = NULL;
+                if (q && asprintf_safe(&cmd, "rm -rf %s", q) >= 0 && ssh_run(s->ssh, cmd) != 0)
+                        shell_log(s, LOG_WARNING, MHTEST_MESSAGE_TEST_OUTPUT, STRV_MAKE("STREAM=mhtest-coord"),
+                                  "failed to remove %s in the guest", s->run->remote_dir);
+        }
         shell_finish(s);
 
         pthread_mutex_lock(&s->run->lock);
@@ -526,6 +737,16 @@ static void *shell_thread(void *p) {
         pthread_cond_broadcast(&s->run->cond);
         pthread_mutex_unlock(&s->run->lock);
         return NULL;
+}
+
+/* After= a [Migration]: once all its steps have ended, or at once when the run is cancelled */
+static bool migration_ended(const ShellRun *r, const char *name) {
+        bool is_migration = false;
+
+        for (size_t i = 0; i < r->j->n_migrations; i++)
+                is_migration = is_migration || streq(r->j->migrations[i]->section.name, name);
+        return !is_migration || strv_contains(r->migrations_ended, name) ||
+               __atomic_load_n(&r->cancel, __ATOMIC_ACQUIRE);
 }
 
 static bool test_ended(const ShellRun *r, const char *name) {
@@ -542,7 +763,7 @@ static void shells_launch_ready(ShellRun *r) {
                 bool ready = s->state == SHELL_PENDING;
 
                 STRV_FOREACH(a, s->test->after)
-                        ready = ready && test_ended(r, *a);
+                        ready = ready && test_ended(r, *a) && migration_ended(r, *a);
                 if (!ready)
                         continue;
                 s->state = SHELL_RUNNING;
@@ -609,18 +830,18 @@ static int scripts_stage(const char *src, char **files, char **ret_dir) {
         return *ret_dir ? 0 : -ENOMEM;
 }
 
-static int scripts_install(ShellRun *r, const RemoteHost *h) {
-        _cleanup_strv_free_ char **ssh = NULL;
+/* Copy the staged scripts to REMOTE_DIR/bin over ssh (a host's or a guest's). Returns 0, the
+ * exit status of ssh (255: it could not connect), or a negative errno. */
+static int scripts_install(ShellRun *r, char *const *ssh_prefix) {
+        _cleanup_strv_free_ char **ssh = strv_copy((char **) ssh_prefix);
         _cleanup_free_ char *q = NULL, *cmd = NULL;
         int p[2];
         pid_t tp, sp;
         int k, kt, ks;
 
         q = shell_quote(r->remote_dir);
-        if (!q || asprintf_safe(&cmd, "mkdir -p %s/bin && tar -xf - -C %s/bin", q, q) < 0)
-                return -ENOMEM;
-        k = remote_ssh_argv(h, &ssh);
-        if (k < 0 || strv_extend(&ssh, cmd) < 0)
+        if (!ssh || !q || asprintf_safe(&cmd, "mkdir -p %s/bin && tar -xf - -C %s/bin", q, q) < 0 ||
+            strv_extend(&ssh, cmd) < 0)
                 return -ENOMEM;
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
@@ -636,7 +857,9 @@ static int scripts_install(ShellRun *r, const RemoteHost *h) {
         if (k < 0)
                 return k;
         ks = wait_for_exit(sp);
-        return kt == 0 && ks == 0 ? 0 : -EIO;
+        if (ks != 0)
+                return ks;
+        return kt == 0 ? 0 : -EIO;
 }
 
 static int group_name_new(const char *job, char **ret) {
@@ -669,10 +892,14 @@ int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, She
         if (group_name_new(j->name, &r->group_name) < 0 ||
             asprintf_safe(&r->remote_dir, "/run/mhtest/lava/%s", r->group_name) < 0 || shells_build(r) < 0)
                 return log_oom();
-        for (size_t i = 0; i < r->n_shells; i++)
-                if (!r->shells[i].guest)
-                        r->shells[i].have_remote =
-                                remote_host_from_config(c, r->shells[i].target, &r->shells[i].remote) >= 0;
+        for (size_t i = 0; i < r->n_shells; i++) {
+                Shell *s = &r->shells[i];
+                if (s->guest || remote_host_from_config(c, s->target, &s->remote) < 0)
+                        continue;
+                s->have_remote = true;
+                if (remote_ssh_argv(&s->remote, &s->ssh) < 0)
+                        return log_oom();
+        }
 
         k = scripts_list(r->o.lava_scripts, &files);
         if (k < 0)
@@ -700,8 +927,11 @@ int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, She
                 Shell *s = &r->shells[i];
                 if (s->guest || !s->have_remote || strv_contains(r->installed, s->target))
                         continue;
-                k = scripts_install(r, &s->remote);
-                if (k < 0)
+                k = scripts_install(r, s->ssh);
+                if (k > 0)
+                        log_error("Failed to install LAVA's helper scripts in %s on %s: ssh exit status %d.",
+                                  r->remote_dir, s->target, k);
+                else if (k < 0)
                         log_error_errno(k, "Failed to install LAVA's helper scripts in %s on %s: %m", r->remote_dir,
                                         s->target);
                 else if (strv_extend(&r->installed, s->target) < 0)
@@ -740,6 +970,17 @@ int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, She
         return 0;
 }
 
+static void shells_plan_done(ShellRun *r) {
+        for (size_t i = 0; i < r->n_shells; i++) {
+                free(r->shells[i].target);
+                free(r->shells[i].client_name);
+                free(r->shells[i].role);
+                free(r->shells[i].unit);
+                free(r->shells[i].group_name);
+        }
+        free(r->shells);
+}
+
 int shells_print_plan(const Config *c, const JobConfig *j) {
         ShellRun r = { .c = c, .j = j, .group_name = (char *) "plan" };
         int k;
@@ -754,16 +995,49 @@ int shells_print_plan(const Config *c, const JobConfig *j) {
                 _cleanup_free_ char *after = strv_join(s->test->after, " "), *cmd = strv_join(s->test->exec, " ");
                 printf("  %s on %s, role %s%s%s%s\n", s->test->section.name, s->target, s->role,
                        after && *after ? " (after " : "", after && *after ? after : "", after && *after ? ")" : "");
-                printf("     %s%s\n", strna(cmd), s->guest ? "  [in the guest]" : "");
+                if (s->guest) {
+                        _cleanup_free_ char *a = guest_ssh_address(s->guest_section);
+                        printf("     %s  [in the guest: ssh %s@%s through its host]\n", strna(cmd),
+                               s->test->ssh_user ?: "root", strna(a));
+                } else
+                        printf("     %s\n", strna(cmd));
         }
-        for (size_t i = 0; i < r.n_shells; i++) {
-                free(r.shells[i].client_name);
-                free(r.shells[i].role);
-                free(r.shells[i].unit);
-                free(r.shells[i].group_name);
-        }
-        free(r.shells);
+        shells_plan_done(&r);
         return k;
+}
+
+json_object *shells_plan_to_json(const Config *c, const JobConfig *j) {
+        ShellRun r = { .c = c, .j = j, .group_name = (char *) "plan" };
+        json_object *a = json_object_new_array();
+
+        if (shells_build(&r) >= 0)
+                for (size_t i = 0; i < r.n_shells; i++) {
+                        const Shell *s = &r.shells[i];
+                        json_object *o = json_object_new_object(), *exec = json_object_new_array(),
+                                    *after = json_object_new_array();
+
+                        json_object_object_add(o, "test", json_object_new_string(s->test->section.name));
+                        json_object_object_add(o, s->guest ? "guest" : "host", json_object_new_string(s->target));
+                        json_object_object_add(o, "client_name", json_object_new_string(s->client_name));
+                        json_object_object_add(o, "role", json_object_new_string(s->role));
+                        json_object_object_add(o, "unit", json_object_new_string(s->unit));
+                        if (s->guest) {
+                                json_object_object_add(o, "ssh_user", json_object_new_string(s->test->ssh_user ?: "root"));
+                                json_object_object_add(o, "management_address",
+                                                       json_object_new_string(s->guest_section->management_address));
+                        }
+                        STRV_FOREACH(w, s->test->exec)
+                                json_object_array_add(exec, json_object_new_string(*w));
+                        json_object_object_add(o, "exec", exec);
+                        STRV_FOREACH(w, s->test->after)
+                                json_object_array_add(after, json_object_new_string(*w));
+                        json_object_object_add(o, "after", after);
+                        json_object_object_add(o, "timeout_sec",
+                                               json_object_new_int64((int64_t) (s->test->timeout_usec / USEC_PER_SEC)));
+                        json_object_array_add(a, o);
+                }
+        shells_plan_done(&r);
+        return a;
 }
 
 bool shells_wait(ShellRun *r) {
@@ -820,21 +1094,52 @@ void shells_migration_ended(ShellRun *r, const MigrationResult *m) {
 
         if (!r || !r->self_registered)
                 return;
-        if (asprintf_safe(&id, "mhtest-migrated-%s", m->step->migration->section.name) < 0)
+        /* the statistics as the report's key=value lines have them (migration_result_to_kv()) */
+        if (asprintf_safe(&id, "mhtest-migrated-%s", m->step->migration->section.name) < 0 ||
+            migration_result_to_kv(m, &pairs) < 0) {
+                log_oom();
                 return;
-        if (strv_extendf(&pairs, "guest=%s", m->step->guest) < 0 ||
-            strv_extendf(&pairs, "round=%u", m->step->round) < 0 ||
-            strv_extendf(&pairs, "from=%s", m->step->from) < 0 || strv_extendf(&pairs, "to=%s", m->step->to) < 0 ||
-            strv_extendf(&pairs, "passed=%s", m->ok ? "yes" : "no") < 0 ||
-            strv_extendf(&pairs, "downtime_ms=%" PRIu64, m->downtime_ms) < 0 ||
-            strv_extendf(&pairs, "elapsed_ms=%" PRIu64, m->elapsed_ms) < 0 ||
-            strv_extendf(&pairs, "wall_ms=%" PRIu64, m->wall_ms) < 0 ||
-            strv_extendf(&pairs, "data_bytes=%" PRIu64, m->data_bytes) < 0 ||
-            strv_extendf(&pairs, "memory_bytes=%" PRIu64, m->memory_bytes) < 0)
-                return;
+        }
         k = lava_send(&r->self, id, pairs, now_usec() + JOIN_TIMEOUT_USEC);
         if (k < 0)
                 log_warning_errno(k, "Failed to send %s to the test shells: %m", id);
+
+        /* kept for the After= groups that start later (a later step of the same section
+         * replaces it, as a second lava-send of an ID does) */
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n_messages; i++)
+                if (streq(r->messages[i].id, id)) {
+                        strv_free(r->messages[i].pairs);
+                        r->messages[i].pairs = TAKE_PTR(pairs);
+                        break;
+                }
+        if (pairs) {
+                ShellMessage *n = realloc(r->messages, sizeof(ShellMessage) * (r->n_messages + 1));
+                if (n) {
+                        r->messages = n;
+                        r->messages[r->n_messages++] = (ShellMessage) { .id = TAKE_PTR(id), .pairs = TAKE_PTR(pairs) };
+                }
+        }
+        pthread_mutex_unlock(&r->lock);
+}
+
+void shells_migrations_settled(ShellRun *r, const Schedule *sched, size_t phases_done) {
+        if (!r)
+                return;
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->j->n_migrations; i++) {
+                const char *name = r->j->migrations[i]->section.name;
+                bool later = false;
+
+                for (size_t p = phases_done; p < sched->n_phases; p++)
+                        for (size_t k = 0; k < sched->phases[p].n_steps; k++)
+                                later = later || sched->phases[p].steps[k].migration == r->j->migrations[i];
+                if (!later && !strv_contains(r->migrations_ended, name))
+                        (void) strv_extend(&r->migrations_ended, name);
+        }
+        if (r->launched)
+                shells_launch_ready(r);
+        pthread_mutex_unlock(&r->lock);
 }
 
 static char *shell_tail(const Shell *s) {
@@ -873,6 +1178,8 @@ json_object *shells_to_json(const ShellRun *r) {
 
                 json_object_object_add(o, "test", json_object_new_string(s->test->section.name));
                 json_object_object_add(o, s->guest ? "guest" : "host", json_object_new_string(s->target));
+                if (s->guest && s->have_remote)
+                        json_object_object_add(o, "via_host", json_object_new_string(s->remote.name));
                 json_object_object_add(o, "client_name", json_object_new_string(s->client_name));
                 json_object_object_add(o, "role", json_object_new_string(s->role));
                 json_object_object_add(o, "group", json_object_new_string(s->group_name));
@@ -954,13 +1261,17 @@ ShellRun *shells_free(ShellRun *r) {
         if (!r)
                 return NULL;
         __atomic_store_n(&r->cancel, true, __ATOMIC_RELEASE);
+        /* shells still waiting for a migration start now and end at once, cancelled */
+        pthread_mutex_lock(&r->lock);
+        if (r->launched)
+                shells_launch_ready(r);
+        pthread_mutex_unlock(&r->lock);
         (void) shells_wait(r);
         STRV_FOREACH(h, r->installed)
                 for (size_t i = 0; i < r->n_shells; i++)
                         if (!r->shells[i].guest && streq(r->shells[i].target, *h)) {
                                 _cleanup_free_ char *q = shell_quote(r->remote_dir), *cmd = NULL;
-                                if (q && asprintf_safe(&cmd, "rm -rf %s", q) >= 0 &&
-                                    ssh_run(&r->shells[i].remote, cmd) != 0)
+                                if (q && asprintf_safe(&cmd, "rm -rf %s", q) >= 0 && ssh_run(r->shells[i].ssh, cmd) != 0)
                                         log_warning("Failed to remove %s on %s.", r->remote_dir, *h);
                                 break;
                         }
@@ -975,6 +1286,8 @@ ShellRun *shells_free(ShellRun *r) {
                 Shell *s = &r->shells[i];
                 if (s->have_remote)
                         remote_host_done(&s->remote);
+                strv_free(s->ssh);
+                free(s->target);
                 free(s->client_name);
                 free(s->role);
                 free(s->unit);
@@ -988,6 +1301,13 @@ ShellRun *shells_free(ShellRun *r) {
                 free(s->cases);
         }
         free(r->shells);
+        for (size_t i = 0; i < r->n_messages; i++) {
+                free(r->messages[i].id);
+                strv_free(r->messages[i].pairs);
+        }
+        free(r->messages);
+        strv_free(r->migrations_ended);
+        strv_free(r->self_groups);
         strv_free(r->installed);
         free(r->group_name);
         free(r->remote_dir);

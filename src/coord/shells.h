@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include "config.h"
 #include "migrate.h"
+#include "schedule.h"
 
 /* The [Test] shells of a run: on hosts each runs as a transient unit ("ssh HOST systemd-run
  * --pipe --wait --collect ..."), mhtest-coord owns its stdin and stdout and answers LAVA's
@@ -22,6 +23,8 @@ typedef struct ShellOptions {
 int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, ShellRun **ret);
 /* mhtest-coord plan: the shells, where they run, their roles and order. */
 int shells_print_plan(const Config *c, const JobConfig *j);
+/* The same as a JSON array, for mhtest-coord plan --json. */
+json_object *shells_plan_to_json(const Config *c, const JobConfig *j);
 /* Wait until every shell has ended (the After= ones start as their predecessors end). Returns
  * true if every shell and every testcase in them passed. */
 bool shells_wait(ShellRun *r);
@@ -34,7 +37,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ShellRun *, shells_free);
 
 /* [Migration] WaitFor=: lava-wait for the message as the group member "mhtest-coord". */
 int shells_wait_for_message(ShellRun *r, const char *message_id, uint64_t timeout_usec);
-/* lava-send mhtest-migrated-NAME with the migration's statistics as key=value pairs. */
+/* The migration phases before phases_done have ended (the run calls this after each phase,
+ * and with sched->n_phases when no more will run): the shells of an After= test naming a
+ * [Migration] all of whose steps are in those phases may start. */
+void shells_migrations_settled(ShellRun *r, const Schedule *sched, size_t phases_done);
+/* lava-send mhtest-migrated-NAME with the migration's statistics as key=value pairs
+ * (migration_result_to_kv()). */
 void shells_migration_ended(ShellRun *r, const MigrationResult *m);
 
 json_object *shells_to_json(const ShellRun *r);

@@ -479,9 +479,11 @@ static const ConfigKey test_keys[] = {
         { "Role", CONFIG_STRING, O(TestSection, role), NULL, "a role name", check_name },
         { "Exec", CONFIG_COMMAND, O(TestSection, exec), NULL, "a command line" },
         { "TimeoutSec", CONFIG_SEC, O(TestSection, timeout_usec), "600", "a time span" },
-        { "After", CONFIG_STRV, O(TestSection, after), NULL, "test names of the job", check_name },
+        { "After", CONFIG_STRV, O(TestSection, after), NULL, "test or migration names of the job", check_name },
         { "Environment", CONFIG_STRV, O(TestSection, environment), NULL,
           "assignments like KEY=VALUE (no spaces)", check_env },
+        { "SSHIdentity", CONFIG_PATH, O(TestSection, ssh_identity), NULL, "an absolute path" },
+        { "SSHUser", CONFIG_STRING, O(TestSection, ssh_user), "root", "a user name", check_name },
 };
 const SectionType section_test = { .name = "Test", .named = true, .size = sizeof(TestSection), .keys = test_keys,
                                    .n_keys = ELEMENTSOF(test_keys), .name_valid = name_valid_instance,

@@ -924,25 +924,51 @@ static void validate_tests(const JobConfig *j, ConfigDiagnostics *d) {
                         job_error(d, &t->section, "Host", "missing (expected Host=, Guest= or Role=)");
                 if (strv_length(t->hosts) > 0 && !have_hosts)
                         job_error(d, &t->section, "Host", "test shells need [Job] Hosts= listing the hosts");
+                if (strv_length(t->hosts) == 0 && (strv_length(t->guests) > 0 || t->role) && !have_hosts)
+                        job_error(d, &t->section, strv_length(t->guests) > 0 ? "Guest" : "Role",
+                                  "guest shells need [Job] Hosts= listing the hosts the guests run on");
                 STRV_FOREACH(h, t->hosts)
                         if (have_hosts && !job_has_host(j, *h))
                                 job_error(d, &t->section, "Host", "host \"%s\" is not in [Job] Hosts=", *h);
-                STRV_FOREACH(g, t->guests)
-                        if (!job_find_guest(j, *g))
-                                job_error(d, &t->section, "Guest", "guest \"%s\" has no [Guest %s] section", *g, *g);
+                STRV_FOREACH(g, t->guests) {
+                        const GuestSection *gs;
+                        unsigned index;
+
+                        /* a section (with Count=N: every instance of it), or one instance GUEST-N */
+                        gs = job_find_guest(j, *g);
+                        if (!gs && guest_instance_find(j, *g, &gs, &index) < 0)
+                                job_error(d, &t->section, "Guest", "guest \"%s\" has no [Guest %s] section and is "
+                                          "no instance GUEST-N of a Count= guest", *g, *g);
+                        else if (!gs->management_address)
+                                job_error(d, &t->section, "Guest",
+                                          "[Guest %s] has no ManagementAddress= (a guest shell connects to the "
+                                          "guest's sshd there, through its host)", gs->section.name);
+                }
                 if (t->role && strv_length(t->hosts) == 0 && strv_length(t->guests) == 0) {
                         bool found = false;
                         for (size_t k = 0; k < j->n_guests; k++)
-                                if (streq_ptr(j->guests[k]->role, t->role))
+                                if (streq_ptr(j->guests[k]->role, t->role)) {
                                         found = true;
+                                        if (!j->guests[k]->management_address)
+                                                job_error(d, &t->section, "Role",
+                                                          "[Guest %s] of Role=%s has no ManagementAddress= (a guest "
+                                                          "shell connects to the guest's sshd there, through its host)",
+                                                          j->guests[k]->section.name, t->role);
+                                }
                         if (!found)
                                 job_error(d, &t->section, "Role", "no [Guest] of the job has Role=%s", t->role);
                 }
                 STRV_FOREACH(a, t->after) {
-                        if (!job_find_test(j, *a))
-                                job_error(d, &t->section, "After", "test \"%s\" has no [Test %s] section", *a, *a);
-                        else if (streq(*a, t->section.name) || test_after_reaches(j, job_find_test(j, *a),
-                                                                                   t->section.name, 0))
+                        bool migration = false;
+
+                        for (size_t k = 0; k < j->n_migrations; k++)
+                                migration = migration || streq(j->migrations[k]->section.name, *a);
+                        if (!job_find_test(j, *a) && !migration)
+                                job_error(d, &t->section, "After", "\"%s\" has no [Test %s] or [Migration %s] section",
+                                          *a, *a, *a);
+                        else if (job_find_test(j, *a) &&
+                                 (streq(*a, t->section.name) ||
+                                  test_after_reaches(j, job_find_test(j, *a), t->section.name, 0)))
                                 job_error(d, &t->section, "After", "\"%s\" leads back to this test (a cycle)", *a);
                 }
         }

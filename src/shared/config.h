@@ -256,6 +256,8 @@ typedef struct TestSection {
         uint64_t timeout_usec;
         char **after;
         char **environment;
+        char *ssh_identity; /* Guest= shells: the controller's private key for the guest's sshd */
+        char *ssh_user;     /* Guest= shells: the user to log in as in the guest */
 } TestSection;
 
 extern const SectionType section_self, section_safety, section_host, section_match, section_job,

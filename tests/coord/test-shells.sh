@@ -11,7 +11,8 @@
 # migrated h1 -> h2 by a [Migration] with WaitFor=go: the destination's shell sees no domain
 # before the source's shell sends "go", both lava-wait for mhtest-migrated-NAME and its
 # statistics, the source's QEMU process has left h1, and the guest's tick loop (a process
-# started at boot) goes on counting on h2. After each run: no lava-coordinator, no shell
+# started at boot) goes on counting on h2; a shell with After=mig starts on h2 once the
+# migration has ended (the guest is there) and gets mhtest-migrated-mig in its own group. After each run: no lava-coordinator, no shell
 # process, no transient unit, no scripts left. Run 4: LAVA's lava-start-vms and lava-wait-for-vms
 # in a host shell start and await an AutoStart=no guest (mhtest vms start|wait). Boots QEMU: run under flock /tmp/mhtest-qemu.lock.
 set -uo pipefail
@@ -153,8 +154,9 @@ nothing_left "run 2"
 # ---- run 3: a migration waits for a shell's message; shells wait for mhtest-migrated-NAME ----
 dom=mhtest-shmig-g1
 log=/var/log/libvirt/qemu/$dom-serial.log
-src="set -e; pid=\$(pgrep -o -f [g]uest=$dom); virsh -q -c qemu:///system domstate $dom | grep -qx running; grep -q TICK $log; lava-wait dst-ready; lava-send go; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:passed=yes \$LAVA_MULTI_NODE_CACHE; grep -q mhtest-coord:to=$h2 \$LAVA_MULTI_NODE_CACHE; timeout 60 sh -c \"while kill -0 \$pid 2>/dev/null; do sleep 0.2; done\" || { echo QEMU still runs on the source; exit 1; }"
-dst="set -e; if virsh -q -c qemu:///system list --name | grep -qx $dom; then echo the guest is here before go; exit 1; fi; lava-send dst-ready; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:downtime_ms= \$LAVA_MULTI_NODE_CACHE; virsh -q -c qemu:///system domstate $dom | grep -qx running; timeout 60 sh -c \"until grep -q TICK $log; do sleep 0.2; done\"; first=\$(grep -m1 -o \"TICK [0-9]*\" $log | cut -d\" \" -f2); echo first tick on the destination: \$first; test \$first -gt 3"
+src="set -e; pid=\$(pgrep -o -f [g]uest=$dom); virsh -q -c qemu:///system domstate $dom | grep -qx running; grep -q TICK $log; lava-wait dst-ready; lava-send go; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:passed=true \$LAVA_MULTI_NODE_CACHE; grep -q mhtest-coord:to=$h2 \$LAVA_MULTI_NODE_CACHE; timeout 60 sh -c \"while kill -0 \$pid 2>/dev/null; do sleep 0.2; done\" || { echo QEMU still runs on the source; exit 1; }"
+dst="set -e; if virsh -q -c qemu:///system list --name | grep -qx $dom; then echo the guest is here before go; exit 1; fi; lava-send dst-ready; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:downtime= \$LAVA_MULTI_NODE_CACHE; virsh -q -c qemu:///system domstate $dom | grep -qx running; timeout 60 sh -c \"until grep -q TICK $log; do sleep 0.2; done\"; first=\$(grep -m1 -o \"TICK [0-9]*\" $log | cut -d\" \" -f2); echo first tick on the destination: \$first; test \$first -gt 3"
+aftermig="set -e; virsh -q -c qemu:///system domstate $dom | grep -qx running; lava-wait mhtest-migrated-mig; grep -q mhtest-coord:migration=mig \$LAVA_MULTI_NODE_CACHE; grep -q mhtest-coord:passed=true \$LAVA_MULTI_NODE_CACHE; lava-test-case started-after-migration --result pass"
 install_job shmig "[Job]
 Hosts=$h1 $h2
 
@@ -185,13 +187,23 @@ TimeoutSec=180
 Host=$h2
 Exec=sh -c '$dst'
 TimeoutSec=180
+
+[Test aftermig]
+Host=$h2
+After=mig
+Exec=sh -c '$aftermig'
+TimeoutSec=60
 "
 ctl "$COORD" --root="$T" --lava-scripts="$scripts" run shmig --json="$T/r3.json" > "$T/r3.out" 2>&1
 rc=$?
 check_eq "run 3: mhtest-coord exit status" 0 "$rc"
 [ "$rc" = 0 ] || tail -n 60 "$T/r3.out"
 check_eq "run 3: the migration passed" True "$(result "$T/r3.json" 'len(r["migrations"]) == 1 and r["migrations"][0]["passed"]')"
-check_eq "run 3: both shells passed" "[True, True]" "$(result "$T/r3.json" '[t["passed"] for t in r["tests"]]')"
+check_eq "run 3: the three shells passed" "[True, True, True]" "$(result "$T/r3.json" '[t["passed"] for t in r["tests"]]')"
+check_eq "run 3: the After=mig shell started where the guest had arrived and got mhtest-migrated-mig" \
+        "['multinode-wait-mhtest-migrated-mig', 'started-after-migration']" \
+        "$(result "$T/r3.json" '[c["name"] for t in r["tests"] if t["test"] == "aftermig" for c in t["testcases"] if c["result"] == "pass"]')"
+check "run 3: summary counts migrations and tests" grep -q "^shmig: 1 migration(s), [0-9]* test(s) (0 failed), all passed$" "$T/r3.out"
 check_eq "run 3: no domain left on $h2" "" "$(hx "$h2" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
 nothing_left "run 3"
 
