@@ -65,6 +65,7 @@ static atomic_bool interrupted;
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static StepThread *running;
 static size_t n_running;
+static ShellRun *running_shells; /* under running_lock: what SIGINT/SIGTERM ends */
 
 static bool run_interrupted(void) {
         return atomic_load(&interrupted);
@@ -287,6 +288,8 @@ static void *signal_thread(void *p) {
                 for (size_t i = 0; i < n_running; i++)
                         if (!running[i].done)
                                 abort_migration(&running[i]);
+                /* the test shells too: a run waiting for them ends now */
+                shells_cancel(running_shells);
                 pthread_mutex_unlock(&running_lock);
         }
         return NULL;
@@ -568,6 +571,9 @@ int coord_run(const Config *c, const JobConfig *j, const CoordOptions *o) {
                 ShellOptions so = { .lava_scripts = o->lava_scripts, .tty = tty };
                 if (shells_start(c, j, &so, &shells) < 0)
                         ok = false;
+                pthread_mutex_lock(&running_lock);
+                running_shells = shells;
+                pthread_mutex_unlock(&running_lock);
         }
 
         /* 3. the migration phases, the steps of a phase in parallel; a step of a guest whose

@@ -88,7 +88,8 @@ struct ShellRun {
         LavaCoordinator coordinator;
         bool have_coordinator;
         char *group_name;
-        char *remote_dir;
+        char *remote_dir; /* on hosts */
+        char *guest_dir;  /* in guests: /run may be noexec there (Debian's initramfs mounts it so) */
         char *staging; /* the scripts as LAVA's overlay writes them */
         char **installed; /* hosts that got the scripts */
         Shell *shells;
@@ -363,6 +364,11 @@ static void line_buffer_read(Shell *s, LineBuffer *b, int fd, bool is_stderr, in
         }
 }
 
+/* where LAVA's scripts are on the shell's target */
+static const char *shell_dir(const Shell *s) {
+        return s->guest ? s->run->guest_dir : s->run->remote_dir;
+}
+
 static int shell_command(const Shell *s, char ***ret) {
         const ShellRun *r = s->run;
         _cleanup_strv_free_ char **cmd = NULL, **argv = NULL;
@@ -381,8 +387,8 @@ static int shell_command(const Shell *s, char ***ret) {
             strv_extendf(&cmd, "--property=RuntimeMaxSec=%" PRIu64 "us", s->test->timeout_usec) < 0)
                 return -ENOMEM;
         if (strv_extendf(&cmd, "--setenv=PATH=%s/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                         r->remote_dir) < 0 ||
-            strv_extendf(&cmd, "--setenv=LAVA_TEST_BIN=%s/bin", r->remote_dir) < 0 ||
+                         shell_dir(s)) < 0 ||
+            strv_extendf(&cmd, "--setenv=LAVA_TEST_BIN=%s/bin", shell_dir(s)) < 0 ||
             strv_extendf(&cmd, "--setenv=LAVA_HOSTNAME=%s", s->client_name) < 0 ||
             strv_extendf(&cmd, "--setenv=LAVA_ROLE=%s", s->role) < 0 ||
             strv_extendf(&cmd, "--setenv=TARGET_ROLE=%s", s->role) < 0 ||
@@ -505,7 +511,7 @@ static void shell_run_host(Shell *s) {
                 s->timed_out = true;
 }
 
-static int scripts_install(ShellRun *r, char *const *ssh_prefix);
+static int scripts_install(ShellRun *r, const char *dir, char *const *ssh_prefix);
 
 /* ManagementAddress= without its /PREFIX */
 static char *guest_ssh_address(const GuestSection *g) {
@@ -620,7 +626,7 @@ static int shell_guest_prepare(Shell *s, uint64_t deadline) {
         shell_log(s, LOG_INFO, MHTEST_MESSAGE_TEST_OUTPUT, STRV_MAKE("STREAM=mhtest-coord"),
                   "connecting to %s through %s", s->ssh[strv_length(s->ssh) - 1], host);
         for (;;) {
-                k = scripts_install(s->run, s->ssh);
+                k = scripts_install(s->run, shell_dir(s), s->ssh);
                 if (k == 0) {
                         s->guest_scripts = true;
                         return 0;
@@ -724,10 +730,10 @@ static void *shell_thread(void *p) {
         if (!s->error)
                 shell_run_host(s);
         if (s->guest_scripts) {
-                _cleanup_free_ char *q = shell_quote(s->run->remote_dir), *cmd = NULL;
+                _cleanup_free_ char *q = shell_quote(shell_dir(s)), *cmd = NULL;
                 if (q && asprintf_safe(&cmd, "rm -rf %s", q) >= 0 && ssh_run(s->ssh, cmd) != 0)
                         shell_log(s, LOG_WARNING, MHTEST_MESSAGE_TEST_OUTPUT, STRV_MAKE("STREAM=mhtest-coord"),
-                                  "failed to remove %s in the guest", s->run->remote_dir);
+                                  "failed to remove %s in the guest", shell_dir(s));
         }
         shell_finish(s);
 
@@ -832,14 +838,14 @@ static int scripts_stage(const char *src, char **files, char **ret_dir) {
 
 /* Copy the staged scripts to REMOTE_DIR/bin over ssh (a host's or a guest's). Returns 0, the
  * exit status of ssh (255: it could not connect), or a negative errno. */
-static int scripts_install(ShellRun *r, char *const *ssh_prefix) {
+static int scripts_install(ShellRun *r, const char *dir, char *const *ssh_prefix) {
         _cleanup_strv_free_ char **ssh = strv_copy((char **) ssh_prefix);
         _cleanup_free_ char *q = NULL, *cmd = NULL;
         int p[2];
         pid_t tp, sp;
         int k, kt, ks;
 
-        q = shell_quote(r->remote_dir);
+        q = shell_quote(dir);
         if (!ssh || !q || asprintf_safe(&cmd, "mkdir -p %s/bin && tar -xf - -C %s/bin", q, q) < 0 ||
             strv_extend(&ssh, cmd) < 0)
                 return -ENOMEM;
@@ -890,7 +896,8 @@ int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, She
         pthread_mutex_init(&r->lock, NULL);
         pthread_cond_init(&r->cond, NULL);
         if (group_name_new(j->name, &r->group_name) < 0 ||
-            asprintf_safe(&r->remote_dir, "/run/mhtest/lava/%s", r->group_name) < 0 || shells_build(r) < 0)
+            asprintf_safe(&r->remote_dir, "/run/mhtest/lava/%s", r->group_name) < 0 ||
+            asprintf_safe(&r->guest_dir, "/var/lib/mhtest/lava/%s", r->group_name) < 0 || shells_build(r) < 0)
                 return log_oom();
         for (size_t i = 0; i < r->n_shells; i++) {
                 Shell *s = &r->shells[i];
@@ -927,7 +934,7 @@ int shells_start(const Config *c, const JobConfig *j, const ShellOptions *o, She
                 Shell *s = &r->shells[i];
                 if (s->guest || !s->have_remote || strv_contains(r->installed, s->target))
                         continue;
-                k = scripts_install(r, s->ssh);
+                k = scripts_install(r, r->remote_dir, s->ssh);
                 if (k > 0)
                         log_error("Failed to install LAVA's helper scripts in %s on %s: ssh exit status %d.",
                                   r->remote_dir, s->target, k);
@@ -1311,6 +1318,7 @@ ShellRun *shells_free(ShellRun *r) {
         strv_free(r->installed);
         free(r->group_name);
         free(r->remote_dir);
+        free(r->guest_dir);
         if (r->staging)
                 (void) rm_rf(r->staging);
         free(r->staging);

@@ -180,7 +180,7 @@ check_eq "run 1: the guest shell's calls were answered" \
 check "run 1: the host shell compared the boot IDs" grep -q "guest boot ID over SSH" <<<"$(result "$T/r1.json" '[t["output_tail"] for t in r["tests"] if t["test"] == "hostshell"][0]')"
 check "run 1: summary counts migrations and tests" grep -qx "gsh: 0 migration(s), 11 test(s) (0 failed), all passed" "$T/r1.out"
 check_eq "run 1: no lava-coordinator left" "" "$(coordinator_processes)"
-check_eq "run 1: no LAVA scripts left in the guest" "" "$(gexec 'ls -A /run/mhtest/lava 2>/dev/null')"
+check_eq "run 1: no LAVA scripts left in the guest" "" "$(gexec 'ls -A /var/lib/mhtest/lava 2>/dev/null')"
 check_eq "run 1: no mhtest-test-* unit left in the guest" "" \
         "$(gexec "systemctl list-units --all --no-legend --plain 'mhtest-test-*'" | tr -d '[:space:]')"
 check_eq "run 1: no mhtest-test-* unit left on $h1" "" \
