@@ -99,7 +99,7 @@ byrole="set -e; test \"\$(hostname)\" = debtest; g=\$(lava-group | awk \"{print 
 # the host shell: the guest's boot ID through the guest agent (not SSH) must be the one the
 # guest shell sent
 cat > "$T/hostshell.sh" <<'EOF'
-set -e
+set -ex
 dom=mhtest-$MHTEST_JOB-deb
 agent() { virsh -c qemu:///system qemu-agent-command "$dom" "$1"; }
 lava-wait from-guest
