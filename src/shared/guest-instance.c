@@ -115,6 +115,13 @@ void guest_instance_validate(const JobConfig *j, ConfigDiagnostics *d) {
                                         job_error(d, &g->section, "Interfaces",
                                                   "\"%s\": a fixed MAC address is for one guest, not Count=%u",
                                                   *n, g->count);
+                /* the coordinator migrates, locates and hands over one domain per guest name */
+                for (size_t m = 0; g->count > 1 && m < j->n_migrations; m++)
+                        if (strv_contains(j->migrations[m]->guests, g->section.name))
+                                job_error(d, &j->migrations[m]->section, "Guests",
+                                          "guest \"%s\" has Count=%u: a group of instances cannot migrate "
+                                          "(expected a guest with Count=1)",
+                                          g->section.name, g->count);
                 if (!g->launcher)
                         continue;
                 for (size_t k = 0; k < ELEMENTSOF(launcher_ignored_keys); k++)
