@@ -44,7 +44,7 @@ Count=2
 AutoStart=no
 ReadyMarker=GUEST-UP
 ReadyTimeoutSec=240
-@SHUTDOWN@
+ShutdownTimeoutSec=5
 
 [Guest raw]
 Role=raw
@@ -53,13 +53,13 @@ Launcher=qemu-system-x86_64 -nodefaults -display none -machine pc -accel tcg -m 
 ReadyMarker=GUEST-UP
 ReadyTimeoutSec=240
 "
-job=${job/@SHUTDOWN@/}
 printf '%s' "$job" | hx "$h" sh -c 'mkdir -p /etc/mhtest/jobs.d && cat > /etc/mhtest/jobs.d/grp.conf && systemctl daemon-reload' ||
         fail "write the job"
 
 unit_state() { hx "$h" systemctl show -P ActiveState "mhtest-guest@grp:$1.service"; }
 domains() { hx "$h" $V list --all --name | tr -d '\r' | grep -v '^$' | sort | tr '\n' ' '; }
-qemus() { hx "$h" sh -c 'for p in /proc/[0-9]*; do c=$(tr "\0" " " < $p/cmdline 2>/dev/null); case $c in *qemu-system*initrd-tick*) echo ${p#/proc/};; esac; done' | tr '\n' ' '; }
+# the processes whose executable is QEMU (not their command line: this shell's own matches it)
+qemus() { hx "$h" sh -c 'for p in /proc/[0-9]*; do case $(readlink $p/exe) in */qemu-system-x86_64) echo ${p#/proc/};; esac; done' | tr '\n' ' '; }
 
 # before the job: vms start refuses, naming the job unit
 out=$(hx "$h" mhtest vms start grp vm 2>&1); rc=$?
