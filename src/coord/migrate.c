@@ -34,6 +34,48 @@ static char *virt_error_dup(void) {
         return strdup(e && e->message ? e->message : "unknown libvirt error");
 }
 
+/* The destination's connection, opened while the source's is: with a qemu+ssh URI each costs an
+ * SSH handshake, and the completed job's statistics are read there right after the migration. */
+typedef struct ConnectAhead {
+        const char *uri;
+        virConnectPtr conn;
+        pthread_t thread;
+        bool started;
+} ConnectAhead;
+
+static void *connect_ahead_thread(void *userdata) {
+        ConnectAhead *a = userdata;
+
+        a->conn = virConnectOpen(a->uri);
+        return NULL;
+}
+
+static void connect_ahead_start(ConnectAhead *a, const char *uri) {
+        a->uri = uri;
+        a->started = pthread_create(&a->thread, NULL, connect_ahead_thread, a) == 0;
+}
+
+/* The connection (NULL if it failed); the caller owns it. */
+static virConnectPtr connect_ahead_take(ConnectAhead *a) {
+        virConnectPtr c;
+
+        if (a->started) {
+                pthread_join(a->thread, NULL);
+                a->started = false;
+        } else if (a->uri && !a->conn)
+                a->conn = virConnectOpen(a->uri);
+        c = a->conn;
+        a->conn = NULL;
+        return c;
+}
+
+static void connect_ahead_done(ConnectAhead *a) {
+        virConnectPtr c = connect_ahead_take(a);
+
+        if (c)
+                virConnectClose(c);
+}
+
 static uint64_t now_usec_realtime(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -377,6 +419,7 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
         int nparams = 0, maxparams = 0, mr, k;
         unsigned flags = VIR_MIGRATE_PEER2PEER;
         uint64_t t0, t_begin = now_ms(), t_workload = 0;
+        _cleanup_(connect_ahead_done) ConnectAhead ahead = {};
 
         static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
 
@@ -396,6 +439,7 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                 return migration_fail(st, res, -EHOSTUNREACH);
         }
 
+        connect_ahead_start(&ahead, to->libvirt_uri);
         src = virConnectOpen(from->libvirt_uri);
         if (!src) {
                 sync_barrier_arrive(st->barrier, false);
@@ -550,6 +594,13 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                 if (mon.aborted)
                         set_error(res, "aborted after TimeoutSec=%" PRIu64 "s: %s", m->timeout_usec / USEC_PER_SEC,
                                   virGetLastErrorMessage());
+                else if (m->mode == MIGRATION_POSTCOPY && strstr(virGetLastErrorMessage(), "Postcopy is not supported"))
+                        /* QEMU's words when userfaultfd(2) fails on the destination: say why */
+                        set_error(res,
+                                  "%s (QEMU on %s cannot use userfaultfd(2): post-copy needs vm.unprivileged_userfaultfd=1 "
+                                  "there or QEMU running with CAP_SYS_PTRACE, and, in a container, userfaultfd(2) and munlockall(2) "
+                                  "allowed by its seccomp filter; the domain's QEMU log on %s says which)",
+                                  virGetLastErrorMessage(), st->to, st->to);
                 else
                         res->error = virt_error_dup();
                 if (incoming)
@@ -559,7 +610,7 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
 
         /* The completed job's statistics: on the destination (the source's job ended with the
          * domain there), kept for whoever asks after us. */
-        dst = virConnectOpen(to->libvirt_uri);
+        dst = connect_ahead_take(&ahead);
         if (dst)
                 ddom = virDomainLookupByName(dst, res->domain);
         if (m->mode == MIGRATION_OFFLINE) {

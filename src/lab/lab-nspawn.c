@@ -136,7 +136,12 @@ static int host_boot(Lab *l, LabHost *h) {
         if (r < 0)
                 return log_error_errno(r, "Failed to prepare the hugepage counters of %s: %m", h->name);
         argv = strv_new("systemd-nspawn", "--quiet", "-D", root, "-M", h->name, "--register=no", "--keep-unit",
-                        "--link-journal=no", "--capability=CAP_NET_ADMIN");
+                        "--link-journal=no", "--capability=CAP_NET_ADMIN",
+                        /* QEMU's post-copy destination needs userfaultfd(2) and munlockall(2),
+                         * which nspawn's seccomp allowlist leaves out without CAP_IPC_LOCK
+                         * ("Postcopy is not supported"; its log: "munlockall: Operation not
+                         * permitted") */
+                        "--system-call-filter=userfaultfd @memlock");
         if (!argv)
                 return -ENOMEM;
         if (strv_consume(&argv, strjoin("--network-namespace-path=", netns)) < 0 ||
