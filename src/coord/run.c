@@ -57,6 +57,7 @@ typedef struct StepThread {
         MigrationResult result;
         GuestPlace place; /* after the step */
         bool done;        /* under running_lock */
+        atomic_bool waiting; /* for its WaitFor= message: no migration to abort */
 } StepThread;
 
 /* SIGINT/SIGTERM: a thread of their own takes them (sigwait, no handler), sets this and aborts
@@ -213,6 +214,17 @@ static void step_settle(StepThread *t, const char *unit) {
                           unit);
 }
 
+static bool step_wait_for(StepThread *t, const char *message_id) {
+        int k;
+
+        log_info("Migration %s of %s waits for %s (WaitFor=).", t->step->migration->section.name, t->step->guest,
+                 message_id);
+        atomic_store(&t->waiting, true);
+        k = shells_wait_for_message(t->shells, message_id, t->step->migration->timeout_usec);
+        atomic_store(&t->waiting, false);
+        return k >= 0 && !run_interrupted();
+}
+
 static void *step_thread(void *p) {
         StepThread *t = p;
         const char *wait_for = t->step->migration->wait_for;
@@ -223,11 +235,13 @@ static void *step_thread(void *p) {
                                                 .error = strdup("not started: the run was interrupted") };
                 sync_barrier_arrive(t->step->barrier, false); /* do not hold the section's others */
                 (void) guest_domain(t->j, t->step->guest, &t->result.domain);
-        } else if (wait_for && shells_wait_for_message(t->shells, wait_for, t->step->migration->timeout_usec) < 0) {
+        } else if (wait_for && !step_wait_for(t, wait_for)) {
                 /* [Migration] WaitFor=: the test shells say when (LAVA multinode message) */
                 t->result = (MigrationResult) { .step = t->step, .check = -1 };
                 sync_barrier_arrive(t->step->barrier, false); /* do not hold the section's others */
-                (void) asprintf_safe(&t->result.error, "no test shell sent %s (WaitFor=) within TimeoutSec=",
+                (void) asprintf_safe(&t->result.error,
+                                     run_interrupted() ? "not started: the run was interrupted while waiting for %s (WaitFor=)"
+                                                       : "no test shell sent %s (WaitFor=) within TimeoutSec=",
                                      wait_for);
                 (void) guest_domain(t->j, t->step->guest, &t->result.domain);
         } else {
@@ -286,9 +300,10 @@ static void *signal_thread(void *p) {
                           strsignal(sig));
                 pthread_mutex_lock(&running_lock);
                 for (size_t i = 0; i < n_running; i++)
-                        if (!running[i].done)
+                        if (!running[i].done && !atomic_load(&running[i].waiting))
                                 abort_migration(&running[i]);
-                /* the test shells too: a run waiting for them ends now */
+                /* the test shells too: a run waiting for them, or a step waiting for its
+                 * WaitFor= message, ends now */
                 shells_cancel(running_shells);
                 pthread_mutex_unlock(&running_lock);
         }

@@ -39,16 +39,7 @@ h1=$LAB-h1
 h2=$LAB-h2
 export PATH=/run/mhtest/lab/$LAB/bin:$PATH
 
-guest="[Guest g1]
-Host=$h1
-Memory=256M
-Kernel=/var/lib/mhtest/images/vmlinuz
-Initrd=/var/lib/mhtest/images/initrd-tick.gz
-KernelCommandLine=console=ttyS0 quiet panic=-1
-Type=qemu
-ReadyMarker=GUEST-UP
-ReadyTimeoutSec=120
-"
+guest=$(tick_guest g1 "$h1")
 jobs=(flt slow bad)
 job_flt="[Job]
 Description=coordinator faults: one migration

@@ -14,7 +14,9 @@
 # started at boot) goes on counting on h2; a shell with After=mig starts on h2 once the
 # migration has ended (the guest is there) and gets mhtest-migrated-mig in its own group. After each run: no lava-coordinator, no shell
 # process, no transient unit, no scripts left. Run 4: LAVA's lava-start-vms and lava-wait-for-vms
-# in a host shell start and await an AutoStart=no guest (mhtest vms start|wait). Boots QEMU: run under flock /tmp/mhtest-qemu.lock.
+# in a host shell start and await an AutoStart=no guest (mhtest vms start|wait). Run 5: SIGTERM
+# while a migration waits for its WaitFor= message ends the run at once, the shells and the job
+# stopped. Boots QEMU: run under flock /tmp/mhtest-qemu.lock.
 set -uo pipefail
 . "$MHTEST_SOURCE_ROOT/tests/system/lib.sh"
 
@@ -160,16 +162,7 @@ aftermig="set -e; virsh -q -c qemu:///system domstate $dom | grep -qx running; l
 install_job shmig "[Job]
 Hosts=$h1 $h2
 
-[Guest g1]
-Host=$h1
-Memory=256M
-Kernel=/var/lib/mhtest/images/vmlinuz
-Initrd=/var/lib/mhtest/images/initrd-tick.gz
-KernelCommandLine=console=ttyS0 quiet panic=-1
-Type=qemu
-ReadyMarker=GUEST-UP
-ReadyTimeoutSec=120
-
+$(tick_guest g1 "$h1")
 [Migration mig]
 Guests=g1
 From=$h1
@@ -212,16 +205,7 @@ vms="set -e; if virsh -q -c qemu:///system list --name | grep -q shvms; then ech
 install_job shvms "[Job]
 Hosts=$h1 $h2
 
-[Guest g2]
-Host=$h1
-Memory=256M
-Kernel=/var/lib/mhtest/images/vmlinuz
-Initrd=/var/lib/mhtest/images/initrd-tick.gz
-KernelCommandLine=console=ttyS0 quiet panic=-1
-Type=qemu
-ReadyMarker=GUEST-UP
-ReadyTimeoutSec=120
-AutoStart=no
+$(tick_guest g2 "$h1" AutoStart=no)
 
 [Test vmhost]
 Host=$h1
@@ -237,4 +221,41 @@ check_eq "run 4: mhtest vms start and wait ran for the shell's lava-start-vms an
         "$(result "$T/r4.json" '[c["name"] for t in r["tests"] for c in t["testcases"] if c["result"] == "pass"]')"
 check_eq "run 4: no domain left on $h1" "" "$(hx "$h1" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
 nothing_left "run 4"
+
+# ---- run 5: SIGTERM while a migration waits for its WaitFor= message (TimeoutSec=600) ----
+install_job shint "[Job]
+Hosts=$h1 $h2
+
+$(tick_guest g1 "$h1")
+[Migration mig]
+Guests=g1
+From=$h1
+To=$h2
+Transport=tcp
+WaitFor=never-sent
+TimeoutSec=600
+
+[Test idle]
+Host=$h1
+Exec=sleep 600
+TimeoutSec=600
+"
+ctl "$COORD" --root="$T" --lava-scripts="$scripts" run shint --json="$T/r5.json" > "$T/r5.out" 2>&1 &
+coord_pid=$!
+wait_until "run 5: the migration waits for never-sent" grep -q "waits for never-sent (WaitFor=)" "$T/r5.out"
+kill -TERM "$coord_pid"
+wait_until "run 5: mhtest-coord ended after SIGTERM (not at TimeoutSec=600)" eval '! kill -0 "$coord_pid" 2>/dev/null'
+wait "$coord_pid"
+rc=$?
+check "run 5: the run failed (exit $rc)" test "$rc" -ne 0
+[ "$rc" != 0 ] || tail -n 60 "$T/r5.out"
+check_eq "run 5: the report says the run was interrupted" True "$(result "$T/r5.json" 'r["interrupted"]')"
+check_eq "run 5: the migration was not started, interrupted while it waited" \
+        "not started: the run was interrupted while waiting for never-sent (WaitFor=)" \
+        "$(result "$T/r5.json" 'r["migrations"][0]["error"]')"
+check_eq "run 5: the idle shell did not pass" False "$(result "$T/r5.json" 'r["tests"][0]["passed"]')"
+for h in $h1 $h2; do
+        check_eq "run 5: no domain left on $h" "" "$(hx "$h" virsh -q -c qemu:///system list --name | tr -d '[:space:]')"
+done
+nothing_left "run 5"
 finish

@@ -8,6 +8,7 @@
 #   restarted (NRestarts) and runs a new domain;
 # - kill -9 of the service's main process: the restarted service adopts the same domain (same
 #   libvirt id);
+# - libvirtd restarted: the service fails naming it, is restarted and adopts the same domain;
 # - a running domain of the guest's name without mhtest metadata is refused and left running;
 # - a guest that powers off by itself fails, named, and is restarted;
 # - stop: the tick guest ignores the ACPI power button, so ShutdownTimeoutSec= passes and the
@@ -121,6 +122,16 @@ wait_for 120 "unit restarted after kill -9 of its main process" nrestarts_at_lea
 wait_for 60 "unit active again" active_with_domain
 check_eq "the same domain runs (adopted, not recreated)" "$id2" "$(hx "$h" $V domid "$dom" | tr -d '[:space:]')"
 check "journal: adopting it" journal_has "$unit" "is already running here as $dom (running), adopting it"
+
+# 3b. libvirtd restarted under a running guest: the service fails naming it, systemd restarts
+# it, and it adopts the domain QEMU kept running (same id), overlay still in place
+n=$(show "$unit" NRestarts)
+check "systemctl restart libvirtd" hx "$h" systemctl restart libvirtd.service
+wait_for 120 "unit restarted after libvirtd went away" nrestarts_at_least "$unit" $((n + 1))
+wait_for 60 "unit active again" active_with_domain
+check "journal: libvirtd closed the connection" journal_has "$unit" "libvirtd closed the connection (it exited)"
+check_eq "the same domain runs after libvirtd's restart (adopted)" "$id2" "$(hx "$h" $V domid "$dom" | tr -d '[:space:]')"
+check "the overlay is still there" hx "$h" test -e /var/lib/mhtest/guests/gs/g1/vda.qcow2
 
 # 4. stop: ACPI power button, not obeyed by the tick guest, destroy after ShutdownTimeoutSec=5
 check "systemctl stop $unit" hx "$h" systemctl stop "$unit"

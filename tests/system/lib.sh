@@ -72,6 +72,14 @@ ctl() { # ctl CMD... : run CMD in the lab's controller namespace
         "$MHTEST" lab exec "$LAB-ctl" -- "$@"
 }
 
+tick_guest() { # tick_guest NAME HOST [KEY=VALUE...] : a [Guest] of the busybox tick guest (lab images)
+        printf '[Guest %s]\nHost=%s\nMemory=256M\nKernel=/var/lib/mhtest/images/vmlinuz\n' "$1" "$2"
+        printf 'Initrd=/var/lib/mhtest/images/initrd-tick.gz\nKernelCommandLine=console=ttyS0 quiet panic=-1\n'
+        printf 'Type=qemu\nReadyMarker=GUEST-UP\nReadyTimeoutSec=120\n'
+        [ $# -gt 2 ] && printf '%s\n' "${@:3}"
+        printf '\n'
+}
+
 wait_until() { # wait_until WHAT CMD... : a state, bounded only against hangs (120 s)
         local what=$1 i; shift
         for ((i = 0; i < 600; i++)); do
