@@ -92,7 +92,8 @@ typedef struct Supervisor {
         size_t affinity_size;
 } Supervisor;
 
-static uint64_t now_usec(Supervisor *v) {
+/* the event loop's time of this iteration (CLOCK_MONOTONIC) */
+static uint64_t loop_now_usec(Supervisor *v) {
         uint64_t t = 0;
         (void) sd_event_now(v->event, CLOCK_MONOTONIC, &t);
         return t;
@@ -592,7 +593,7 @@ static int telemetry(Supervisor *v, const char *cmd, json_object **ret) {
                 v->tm = NULL;
         }
         if (r >= 0) {
-                v->telemetry_ok_usec = now_usec(v);
+                v->telemetry_ok_usec = loop_now_usec(v);
                 v->telemetry_warned = false;
         }
         return r;
@@ -638,7 +639,7 @@ static int refresh_ports(Supervisor *v) {
 }
 
 static int sample_stats(Supervisor *v) {
-        uint64_t t = now_usec(v);
+        uint64_t t = loop_now_usec(v);
         int r;
 
         for (size_t i = 0; i < v->n_ports; i++) {
@@ -772,7 +773,7 @@ static void log_stats(Supervisor *v) {
 }
 
 static int arm_timer(Supervisor *v, uint64_t usec) {
-        int r = sd_event_source_set_time(v->timer, now_usec(v) + usec);
+        int r = sd_event_source_set_time(v->timer, loop_now_usec(v) + usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(v->timer, SD_EVENT_ONESHOT);
         return r;
@@ -833,7 +834,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         (void) pty_command(v, testpmd_start_command(v->s));
                         (void) sample_stats(v);
                         v->phase = PHASE_RUNNING;
-                        v->next_log_usec = now_usec(v) + v->s->stats_interval_usec;
+                        v->next_log_usec = loop_now_usec(v) + v->s->stats_interval_usec;
                         (void) cpu_set_format(&v->cores.forward, &fwd);
                         write_status(v);
                         /* logged before READY=1: systemd's "Started" then follows it in the journal */
@@ -859,11 +860,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 } else {
                         notify_status(v);
                         write_status(v);
-                        if (v->s->stats_interval_usec > 0 && now_usec(v) >= v->next_log_usec) {
+                        if (v->s->stats_interval_usec > 0 && loop_now_usec(v) >= v->next_log_usec) {
                                 log_stats(v);
                                 v->next_log_usec += v->s->stats_interval_usec;
-                                if (v->next_log_usec < now_usec(v))
-                                        v->next_log_usec = now_usec(v) + v->s->stats_interval_usec;
+                                if (v->next_log_usec < loop_now_usec(v))
+                                        v->next_log_usec = loop_now_usec(v) + v->s->stats_interval_usec;
                         }
                 }
                 return arm_timer(v, SAMPLE_USEC);
@@ -879,7 +880,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 for (size_t i = 0; i < v->n_ports; i++)
                         if (!stats_equal(&before[i], &v->state[i].stats))
                                 settled = false;
-                if (r >= 0 && !settled && now_usec(v) < v->stop_begin_usec + STOP_SETTLE_USEC)
+                if (r >= 0 && !settled && loop_now_usec(v) < v->stop_begin_usec + STOP_SETTLE_USEC)
                         return arm_timer(v, STOP_POLL_USEC);
                 for (size_t i = 0; i < v->n_ports; i++)
                         if (v->state[i].have_stats)
@@ -901,7 +902,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
         Supervisor *v = userdata;
-        uint64_t t = now_usec(v);
+        uint64_t t = loop_now_usec(v);
 
         /* alive = telemetry answered within the last half period; while starting, the start
          * timeout guards us instead */
@@ -926,7 +927,7 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
                 return arm_timer(v, QUIT_TIMEOUT_USEC);
         }
         v->phase = PHASE_STOPPING;
-        v->stop_begin_usec = now_usec(v);
+        v->stop_begin_usec = loop_now_usec(v);
         (void) pty_command(v, "stop");
         return arm_timer(v, STOP_POLL_USEC);
 }
@@ -1152,7 +1153,7 @@ int verb_testpmd(int argc, char *argv[]) {
                         (void) sd_notifyf(false, "WATCHDOG_USEC=%" PRIu64, wd);
                 }
                 v.watchdog_usec = wd;
-                r = sd_event_add_time(v.event, &v.watchdog_timer, CLOCK_MONOTONIC, now_usec(&v) + wd / 4, 0,
+                r = sd_event_add_time(v.event, &v.watchdog_timer, CLOCK_MONOTONIC, loop_now_usec(&v) + wd / 4, 0,
                                       on_watchdog, &v);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(v.watchdog_timer, SD_EVENT_ON);

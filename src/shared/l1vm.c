@@ -17,17 +17,11 @@
 #include "process-util.h"
 #include "string-util.h"
 #include "strv.h"
+#include "time-util.h"
 
 #ifndef STRV_MAKE
 #define STRV_MAKE(...) ((char **) ((const char *[]) { __VA_ARGS__, NULL }))
 #endif
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 const char *l1vm_cpu_model(bool kvm) {
         /* Under KVM the host CPU carries its own svm/vmx; under TCG qemu64 plus the flags is
