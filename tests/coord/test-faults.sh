@@ -4,6 +4,8 @@
 # - refused by the preflight, with nothing started on any host (asked of systemd on both hosts):
 #   the job differs on one host (named, with both hashes), a host's sshd down, a host's libvirtd
 #   down;
+# - a guest CPU model the destination cannot run (AVX-512 under TCG): refused by the preflight
+#   with libvirt's list of missing features, nothing started;
 # - a host whose job fails to start: the coordinator names host, unit and the journal lines;
 # - the hand-over after a migration: libvirt has the domain on the destination only, the source's
 #   mhtest-guest@ ended with result success, the destination's is active;
@@ -40,7 +42,7 @@ h2=$LAB-h2
 export PATH=/run/mhtest/lab/$LAB/bin:$PATH
 
 guest=$(tick_guest g1 "$h1")
-jobs=(flt slow bad)
+jobs=(flt slow bad cpu)
 job_flt="[Job]
 Description=coordinator faults: one migration
 Hosts=$h1 $h2
@@ -65,6 +67,18 @@ To=$h2
 Transport=tcp
 Bandwidth=2M
 TimeoutSec=600
+"
+# a CPU model with AVX-512, which QEMU's TCG does not emulate (type qemu: what these hosts run)
+job_cpu="[Job]
+Description=coordinator faults: a guest CPU the destination cannot run
+Hosts=$h1 $h2
+
+$(tick_guest g1 "$h1" CPUModel=Skylake-Server)
+[Migration one]
+Guests=g1
+From=$h1
+To=$h2
+Transport=tcp
 "
 job_bad="[Job]
 Description=coordinator faults: a guest that cannot start
@@ -149,6 +163,17 @@ check "$h1, whose job is the same, is not named as differing" bash -c "! grep -q
 check_eq "the report says the preflight refused" refused "$(json "$T/r.json" 'r["preflight"]')"
 never_started flt
 hx "$h2" rm -rf /etc/mhtest/jobs.d/flt.conf.d
+
+say "== a guest CPU the destination cannot run: refused with the missing features"
+coord run cpu --json="$T/r.json"
+rc=$?
+show
+check "refused (exit $rc)" test "$rc" -ne 0
+check "the refusal names $h2, the guest and its CPU model" \
+        grep -q "Preflight $h2: guest g1 cannot run here with CPU Skylake-Server" "$T/out"
+check "libvirt's reason names a missing AVX-512 feature" grep -qi "Preflight $h2: .*avx512" "$T/out"
+check_eq "the report says the preflight refused" refused "$(json "$T/r.json" 'r["preflight"]')"
+never_started cpu
 
 say "== sshd down on $h2: refused at once with ssh's reason"
 hx "$h2" systemctl stop ssh.service
