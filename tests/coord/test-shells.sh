@@ -29,7 +29,8 @@ images=$("$MHTEST_SOURCE_ROOT/tools/build-guest-images.sh") || { say "FAIL: cann
 
 lab_up mhshells 3 --images="$images"
 T=$(mktemp -d)
-trap 'lab_down; rm -rf "$T"' EXIT
+coord_pid=
+trap '[ -n "$coord_pid" ] && kill "$coord_pid" 2>/dev/null; lab_down; rm -rf "$T"' EXIT
 h1=$LAB-h1
 h2=$LAB-h2
 h3=$LAB-h3
@@ -240,13 +241,15 @@ Host=$h1
 Exec=sleep 600
 TimeoutSec=600
 "
-ctl "$COORD" --root="$T" --lava-scripts="$scripts" run shint --json="$T/r5.json" > "$T/r5.out" 2>&1 &
+# not through ctl(): $! must be mhtest-coord itself ("lab exec" execs it), not a subshell
+"$MHTEST" lab exec "$LAB-ctl" -- "$COORD" --root="$T" --lava-scripts="$scripts" run shint --json="$T/r5.json" > "$T/r5.out" 2>&1 &
 coord_pid=$!
 wait_until "run 5: the migration waits for never-sent" grep -q "waits for never-sent (WaitFor=)" "$T/r5.out"
 kill -TERM "$coord_pid"
 wait_until "run 5: mhtest-coord ended after SIGTERM (not at TimeoutSec=600)" eval '! kill -0 "$coord_pid" 2>/dev/null'
 wait "$coord_pid"
 rc=$?
+coord_pid=
 check "run 5: the run failed (exit $rc)" test "$rc" -ne 0
 [ "$rc" != 0 ] || tail -n 60 "$T/r5.out"
 check_eq "run 5: the report says the run was interrupted" True "$(result "$T/r5.json" 'r["interrupted"]')"
