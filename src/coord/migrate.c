@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "string-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "virt-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(virConnectPtr, virConnectClose);
@@ -334,7 +335,8 @@ static void *monitor_thread(void *p) {
         return NULL;
 }
 
-static void read_job_stats(virDomainPtr d, MigrationResult *res) {
+/* Whether libvirt had the completed job's statistics. */
+static bool read_job_stats(virDomainPtr d, MigrationResult *res) {
         virTypedParameterPtr params = NULL;
         int nparams = 0, type = 0;
 
@@ -342,7 +344,11 @@ static void read_job_stats(virDomainPtr d, MigrationResult *res) {
         if (virDomainGetJobStats(d, &type, &params, &nparams,
                                  VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) < 0) {
                 log_debug("No completed job statistics for %s: %s", res->domain, virGetLastErrorMessage());
-                return;
+                return false;
+        }
+        if (type == VIR_DOMAIN_JOB_NONE) {
+                virTypedParamsFree(params, nparams);
+                return false;
         }
         for (MigrationStat s = 0; s < _MIGRATION_STAT_MAX; s++) {
                 unsigned long long v;
@@ -350,6 +356,23 @@ static void read_job_stats(virDomainPtr d, MigrationResult *res) {
                         migration_result_set_stat(res, s, v);
         }
         virTypedParamsFree(params, nparams);
+        return true;
+}
+
+/* After a switch to post-copy the source's call returns while the destination still pulls the
+ * last pages: its job, and the statistics, complete a moment later. Bounded against a hang. */
+#define POSTCOPY_STATS_WAIT_USEC (30 * USEC_PER_SEC)
+static void read_postcopy_job_stats(virDomainPtr d, MigrationResult *res) {
+        uint64_t deadline = now_usec() + POSTCOPY_STATS_WAIT_USEC;
+
+        while (!read_job_stats(d, res)) {
+                if (now_usec() >= deadline) {
+                        log_warning("libvirt on the destination gave no statistics for the post-copy migration of %s "
+                                    "within %llu s.", res->domain, (unsigned long long) (POSTCOPY_STATS_WAIT_USEC / USEC_PER_SEC));
+                        return;
+                }
+                sleep_usec(100 * USEC_PER_MSEC);
+        }
 }
 
 /* The journal fields of a migration event: who, where, and libvirt's main figures. */
@@ -624,8 +647,10 @@ int migrate_one(const char *job, const JobConfig *j, const MigrationStep *st, co
                 virDomainFree(ddom);
                 (void) virDomainRef(dom);
                 ddom = dom;
-        } else if (ddom)
-                read_job_stats(ddom, res);
+        } else if (ddom && res->postcopy)
+                read_postcopy_job_stats(ddom, res);
+        else if (ddom)
+                (void) read_job_stats(ddom, res);
         /* libvirt's completed job on the destination has no disk figures of a storage migration
          * (0 in libvirt 9.0): the source's running job had them, as its last poll saw them */
         uint64_t dt = 0;
