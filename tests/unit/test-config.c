@@ -94,9 +94,9 @@ static void test_values_every_type(void **state) {
                    "[Guest vm1]\n"
                    "Host=host2\n"
                    "Memory=1536M\n"
-                   "VCPUs=2\n"                        /* unsigned */
+                   "VCPUs=2\n" /* unsigned */
                    "Kernel=/var/lib/images/vmlinuz\n"
-                   "VCPUPinning=4-5\n"                /* CPU set */
+                   "VCPUPinning=4-5\n" /* CPU set */
                    "Interfaces=vhost-user:v0/52:54:00:AB:CD:EF bridge:br0 management\n"
                    "[Bridge br0]\n"
                    "Address=10.0.0.1/24 fd00::1/64\n"
